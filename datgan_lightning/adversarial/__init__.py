@@ -1,0 +1,8 @@
+"""Perturbation strategies: plain-PyTorch callables ``strategy(D, real, fake) -> (real_adv, fake_adv)``."""
+
+from datgan_lightning.adversarial.base import POSITIONS, PerturbationStrategy
+from datgan_lightning.adversarial.dat import DAT
+from datgan_lightning.adversarial.fgsm import FGSM
+from datgan_lightning.adversarial.pgd import PGD
+
+__all__ = ["DAT", "FGSM", "PGD", "POSITIONS", "PerturbationStrategy"]

@@ -1,0 +1,87 @@
+"""Base class of the perturbation strategies: plain PyTorch, no Lightning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from datgan_lightning.losses import GANLoss, get_loss
+
+POSITIONS = ("real", "fake")
+
+
+class PerturbationStrategy:
+    """A callable ``strategy(discriminator, real, fake) -> (real_adv, fake_adv)``.
+
+    The returned tensors are detached and have the shapes of the inputs; a batch
+    whose position is not selected comes back unchanged.
+
+    Args:
+        eps: perturbation size (its meaning is the subclass's; must be >= 0).
+        positions: which batches to perturb, a subset of ``("real", "fake")``.
+        data_range: ``(low, high)`` the perturbed samples are clamped to;
+            ``(-1, 1)`` for images in [-1, 1], ``None`` for unbounded data such as the 2D mixtures.
+        loss: the GAN loss (name or object) whose ``g1``/``g2`` define the attack; ``None``
+            lets the GAN module fill in its own loss.
+    """
+
+    def __init__(
+        self,
+        eps: float,
+        positions: Sequence[str] = POSITIONS,
+        data_range: tuple[float, float] | None = (-1.0, 1.0),
+        loss: str | GANLoss | None = None,
+    ) -> None:
+        if eps < 0:
+            raise ValueError(f"{type(self).__name__}: eps={eps} is negative; use eps >= 0 (0 disables the perturbation).")
+        if isinstance(positions, str):
+            positions = (positions,)
+        unknown = [p for p in positions if p not in POSITIONS]
+        if unknown or not positions:
+            raise ValueError(
+                f"{type(self).__name__}: positions={tuple(positions)!r} is invalid; "
+                f"use a non-empty subset of {POSITIONS}."
+            )
+        if data_range is not None and not data_range[0] < data_range[1]:
+            raise ValueError(f"{type(self).__name__}: data_range={data_range} must be (low, high) with low < high, or None.")
+        self.eps = float(eps)
+        self.positions = tuple(p for p in POSITIONS if p in positions)
+        self.data_range = None if data_range is None else (float(data_range[0]), float(data_range[1]))
+        self.loss = None if loss is None else get_loss(loss)
+
+    def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    @property
+    def requires_loss(self) -> bool:
+        """Whether the attack uses ``g1``/``g2`` (and so needs ``loss``)."""
+        return True
+
+    def _loss(self) -> GANLoss:
+        if self.loss is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a GAN loss for its attack: pass loss='ns' (or 'hinge', ...) "
+                "or use it inside a GAN module, which sets its own loss."
+            )
+        return self.loss
+
+    def _leaves(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        """Detached copies, requiring grad only where a gradient is needed."""
+        real = real.detach().requires_grad_("real" in self.positions)
+        fake = fake.detach().requires_grad_("fake" in self.positions)
+        return real, fake
+
+    def _input_grads(self, objective: Tensor, real: Tensor, fake: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """Gradient of ``objective`` with respect to the selected inputs only (no parameter grads)."""
+        inputs = [x for x in (real, fake) if x.requires_grad]
+        grads = iter(torch.autograd.grad(objective, inputs))
+        return (next(grads) if real.requires_grad else None, next(grads) if fake.requires_grad else None)
+
+    def _clamp(self, x: Tensor) -> Tensor:
+        return x if self.data_range is None else x.clamp(*self.data_range)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,6 @@
+"""LightningModules: they compose nets, losses and perturbation strategies."""
+
+from datgan_lightning.modules.gan import GAN
+from datgan_lightning.modules.toy2d import Toy2DGAN
+
+__all__ = ["GAN", "Toy2DGAN"]

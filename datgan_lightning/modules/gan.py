@@ -1,0 +1,203 @@
+"""The GAN LightningModule: Algorithm 1 of the DAT paper with a pluggable perturbation strategy."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from datgan_lightning.adversarial.base import PerturbationStrategy
+from datgan_lightning.losses import get_loss
+from datgan_lightning.utils import discriminate
+
+PERTURB_IN = ("discriminator", "generator", "all")
+LR_DECAYS = ("linear", "none")
+
+
+class LinearDecay:
+    """LR factor ``1 - iteration / total`` (0 at and after ``total``); picklable, unlike a lambda."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def __call__(self, iteration: int) -> float:
+        return max(0.0, 1.0 - iteration / self.total)
+
+
+class GAN(LightningModule):
+    """An unconditional GAN trained with manual optimization, one training batch per D step.
+
+    One *generator iteration* is ``n_dis`` discriminator steps, each on a fresh real batch,
+    followed by one generator step (Algorithm 1; Mimicry's loop). Training length, LR decay
+    and the ``generator_iterations`` counter (checkpointed) are in these units, not in
+    ``trainer.global_step``, which counts every optimizer step.
+
+    Args:
+        generator: a module mapping ``z`` of size ``generator.latent_dim`` to samples.
+        discriminator: a module returning one logit per sample.
+        loss: GAN objective, one of ``ns``, ``minimax``, ``hinge``, ``wasserstein``, ``lsgan``.
+        perturbation: a strategy such as :class:`~datgan_lightning.adversarial.DAT`; ``None`` trains
+            a plain GAN. If the strategy has no loss, it uses this module's.
+        perturb_in: where the perturbation applies: ``"discriminator"`` (DAT), ``"generator"``
+            or ``"all"`` (the paper's Table IV ablation; both break training).
+        n_dis: discriminator steps per generator step.
+        lr_g, lr_d, betas_g, betas_d: Adam settings of G and D.
+        max_iterations: training length in generator iterations; also the horizon of the LR decay.
+        lr_decay: ``"linear"`` (to zero at ``max_iterations``, per generator iteration) or ``"none"``.
+        joint_forward: run D once on real+fake; ``None`` does so unless D has BatchNorm.
+
+    Example:
+        >>> from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
+        >>> from datgan_lightning.adversarial import DAT
+        >>> gan = GAN(MLPGenerator(), MLPDiscriminator(), perturbation=DAT(eps=1.0, data_range=None))
+        >>> gan.sample(3).shape
+        torch.Size([3, 2])
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: str = "ns",
+        perturbation: PerturbationStrategy | None = None,
+        perturb_in: Literal["discriminator", "generator", "all"] = "discriminator",
+        n_dis: int = 1,
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas_g: tuple[float, float] = (0.0, 0.9),
+        betas_d: tuple[float, float] = (0.0, 0.9),
+        max_iterations: int = 100_000,
+        lr_decay: Literal["linear", "none"] = "linear",
+        joint_forward: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["generator", "discriminator"])
+        _check(n_dis >= 1 and int(n_dis) == n_dis, "n_dis", n_dis, "use an integer >= 1")
+        _check(max_iterations >= 1 and int(max_iterations) == max_iterations, "max_iterations", max_iterations, "use an integer >= 1")
+        _check(lr_g > 0, "lr_g", lr_g, "use a positive learning rate")
+        _check(lr_d > 0, "lr_d", lr_d, "use a positive learning rate")
+        _check(lr_decay in LR_DECAYS, "lr_decay", lr_decay, f"use one of {LR_DECAYS}")
+        _check(perturb_in in PERTURB_IN, "perturb_in", perturb_in, f"use one of {PERTURB_IN}")
+        _check(
+            perturbation is None or isinstance(perturbation, PerturbationStrategy),
+            "perturbation",
+            perturbation,
+            "use a strategy from datgan_lightning.adversarial (DAT, FGSM, PGD) or None",
+        )
+        _check(hasattr(generator, "latent_dim"), "generator", type(generator).__name__, "give the generator a `latent_dim` attribute")
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = get_loss(loss)
+        if perturbation is not None and perturbation.loss is None:
+            perturbation = copy.copy(perturbation)  # do not mutate the caller's object
+            perturbation.loss = self.loss
+        self.perturbation = perturbation
+        self.perturb_discriminator = perturbation is not None and perturb_in in ("discriminator", "all")
+        self.perturb_generator = perturbation is not None and perturb_in in ("generator", "all")
+        self.n_dis = int(n_dis)
+        self.max_iterations = int(max_iterations)
+        self.joint_forward = joint_forward
+        self.generator_iterations = 0
+        self.discriminator_steps = 0
+
+    # ----------------------------------------------------------------- sampling
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generator(z)
+
+    def generate(self, n: int) -> Tensor:
+        """``G(z)`` for ``n`` fresh latents, with gradients to G."""
+        return self.generator(self.generator.sample_latent(n, self.device))
+
+    @torch.no_grad()
+    def sample(self, n: int) -> Tensor:
+        """``n`` samples from G in eval mode (BatchNorm running statistics), no gradients."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generate(n)
+        finally:
+            self.generator.train(was_training)
+
+    # ----------------------------------------------------------------- training
+    def real_samples(self, batch: Any) -> Tensor:
+        """The real samples of a batch: the batch itself, or its first item for ``(x, y)`` batches."""
+        return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        real = self.real_samples(batch)
+        opt_d, opt_g = self.optimizers()
+        with self.toggled_optimizer(opt_d):
+            d_loss, d_real, d_fake = self.discriminator_step(real)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            opt_d.step()
+        self.discriminator_steps += 1
+        logs = {"loss/d": d_loss.detach(), "d/real": d_real.detach().mean(), "d/fake": d_fake.detach().mean()}
+
+        if self.discriminator_steps % self.n_dis == 0:
+            with self.toggled_optimizer(opt_g):
+                g_loss = self.generator_step(real)
+                opt_g.zero_grad(set_to_none=True)
+                self.manual_backward(g_loss)
+                opt_g.step()
+            self.generator_iterations += 1
+            for scheduler in self.lr_schedulers() or []:
+                scheduler.step()
+            logs["loss/g"] = g_loss.detach()
+            if self.generator_iterations >= self.max_iterations:
+                self.trainer.should_stop = True
+        self.log_dict(logs, on_step=True, on_epoch=False)
+        self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
+
+    def discriminator_step(self, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Algorithm 1, lines 3-10: returns D's loss and its logits on the (perturbed) batches."""
+        with torch.no_grad():
+            fake = self.generate(len(real))  # x_f = G(z), no gradient to G
+        if self.perturb_discriminator:
+            real, fake = self.perturbation(self.discriminator, real, fake)  # x' = x + delta
+        d_real, d_fake = discriminate(self.discriminator, real, fake, self.joint_forward)
+        return self.loss.discriminator_loss(d_real, d_fake), d_real, d_fake  # -(g1(D(x_r')) + g2(D(x_f')))
+
+    def generator_step(self, real: Tensor) -> Tensor:
+        """Algorithm 1, lines 12-13 (``real`` is only used as the attack target in the Table IV ablation)."""
+        fake = self.generate(len(real))
+        if self.perturb_generator:
+            _, fake_adv = self.perturbation(self.discriminator, real, fake)
+            fake = fake + (fake_adv - fake.detach())  # shift by the detached delta, gradient still reaches G
+        return self.loss.generator_loss(self.discriminator(fake).reshape(len(fake), -1)[:, 0])
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
+        # a run resumed from a finished checkpoint has nothing left to do
+        if self.generator_iterations >= self.max_iterations:
+            self.trainer.should_stop = True
+            return -1
+        return None
+
+    # ---------------------------------------------------------------- optimizers
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_d, betas=tuple(hp.betas_d))
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_g, betas=tuple(hp.betas_g))
+        if hp.lr_decay == "none":
+            return [opt_d, opt_g]
+        schedulers = [LambdaLR(opt, LinearDecay(self.max_iterations)) for opt in (opt_d, opt_g)]
+        return [opt_d, opt_g], schedulers
+
+    # ------------------------------------------------------------- checkpointing
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["generator_iterations"] = self.generator_iterations
+        checkpoint["discriminator_steps"] = self.discriminator_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.generator_iterations = checkpoint.get("generator_iterations", 0)
+        self.discriminator_steps = checkpoint.get("discriminator_steps", 0)
+
+
+def _check(ok: bool, option: str, value: Any, fix: str) -> None:
+    if not ok:
+        raise ValueError(f"{option}={value!r} is invalid; {fix}.")

@@ -1,0 +1,30 @@
+"""Small helpers shared by perturbation strategies and modules (plain PyTorch)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether ``module`` holds a BatchNorm layer in training mode (batch statistics couple samples)."""
+    return any(isinstance(m, _BatchNorm) and m.training for m in module.modules())
+
+
+def discriminate(
+    discriminator: nn.Module, real: Tensor, fake: Tensor, joint: bool | None = None
+) -> tuple[Tensor, Tensor]:
+    """Return D's logits on ``real`` and ``fake``, one logit per sample, shape ``(N,)``.
+
+    With ``joint=True`` D runs once on the concatenated batch (cheaper: one kernel
+    launch per layer instead of two); with ``joint=False`` it runs on each batch
+    separately. ``None`` picks joint unless D has training-mode BatchNorm, where
+    concatenation would mix real and fake batch statistics and change the method.
+    """
+    if joint is None:
+        joint = not has_batch_norm(discriminator)
+    if joint:
+        logits = discriminator(torch.cat([real, fake])).reshape(len(real) + len(fake), -1)
+        return logits[: len(real), 0], logits[len(real) :, 0]
+    return discriminator(real).reshape(len(real), -1)[:, 0], discriminator(fake).reshape(len(fake), -1)[:, 0]
