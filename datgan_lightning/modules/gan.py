@@ -114,12 +114,14 @@ class GAN(LightningModule):
         return self.generator(self.generator.sample_latent(n, self.device))
 
     @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        """``n`` samples from G in eval mode (BatchNorm running statistics), no gradients."""
+    def sample(self, n: int | None = None, z: Tensor | None = None) -> Tensor:
+        """``n`` samples (or ``G(z)`` for given latents) in eval mode (BatchNorm running statistics), no gradients."""
+        if (n is None) == (z is None):
+            raise ValueError("sample: pass exactly one of n (a number of samples) or z (a latent batch).")
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return self.generate(n)
+            return self.generate(n) if z is None else self.generator(z)
         finally:
             self.generator.train(was_training)
 

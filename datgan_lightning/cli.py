@@ -1,0 +1,36 @@
+"""The ``datgan`` command: LightningCLI over any GAN module and any datamodule.
+
+    datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml
+    datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml --model.perturbation.init_args.eps 0.6
+"""
+
+from __future__ import annotations
+
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.cli import LightningCLI
+
+from datgan_lightning.modules.gan import GAN
+
+
+def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
+    """Build (and with ``run=True`` run) the CLI on ``args``; ``sys.argv`` when ``None``."""
+    return LightningCLI(
+        GAN,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=args,
+        run=run,
+        # training length is the module's max_iterations (generator iterations), not epochs
+        trainer_defaults={"max_epochs": -1},
+        save_config_kwargs={"overwrite": True},
+    )
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``datgan`` command, e.g. ``main(["fit", "--config", "configs/toy2d/gan_dat_balanced.yaml"])``."""
+    create_cli(args)
+
+
+if __name__ == "__main__":
+    main()
