@@ -12,9 +12,21 @@ from lightning.pytorch.cli import LightningCLI
 from datgan_lightning.modules.gan import GAN
 
 
+class DatganCLI(LightningCLI):
+    """LightningCLI whose bad option values end in one ``error:`` line, not a traceback."""
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as err:  # our constructors' checks: one sentence naming option, value and fix
+            while isinstance(err.__cause__ or err.__context__, ValueError):
+                err = err.__cause__ or err.__context__  # jsonargparse wraps the constructor's error
+            self.parser.error(str(err))
+
+
 def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     """Build (and with ``run=True`` run) the CLI on ``args``; ``sys.argv`` when ``None``."""
-    return LightningCLI(
+    return DatganCLI(
         GAN,
         LightningDataModule,
         subclass_mode_model=True,

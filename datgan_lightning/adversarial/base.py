@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -81,6 +84,27 @@ class PerturbationStrategy:
 
     def _clamp(self, x: Tensor) -> Tensor:
         return x if self.data_range is None else x.clamp(*self.data_range)
+
+    def config(self) -> dict[str, Any]:
+        """``{"class_path", "init_args"}`` of this strategy: plain data, as checkpoints and YAML configs hold it."""
+        init_args = {}
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name == "self":
+                continue
+            value = getattr(self, name)
+            if isinstance(value, GANLoss):
+                value = value.name
+            init_args[name] = list(value) if isinstance(value, tuple) else value
+        return {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "init_args": init_args}
+
+    @staticmethod
+    def from_config(config: dict[str, Any]) -> PerturbationStrategy:
+        """Rebuild a strategy from :meth:`config`'s output."""
+        module, _, name = config["class_path"].rpartition(".")
+        cls = getattr(importlib.import_module(module), name, None)
+        if not (isinstance(cls, type) and issubclass(cls, PerturbationStrategy)):
+            raise ValueError(f"perturbation class_path={config['class_path']!r} is not a PerturbationStrategy.")
+        return cls(**config.get("init_args", {}))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -40,8 +40,9 @@ class GAN(LightningModule):
         generator: a module mapping ``z`` of size ``generator.latent_dim`` to samples.
         discriminator: a module returning one logit per sample.
         loss: GAN objective, one of ``ns``, ``minimax``, ``hinge``, ``wasserstein``, ``lsgan``.
-        perturbation: a strategy such as :class:`~datgan_lightning.adversarial.DAT`; ``None`` trains
-            a plain GAN. If the strategy has no loss, it uses this module's.
+        perturbation: a strategy such as :class:`~datgan_lightning.adversarial.DAT` (or its
+            ``config()`` dict, as checkpoints store it); ``None`` trains a plain GAN. If the strategy
+            has no loss, it uses this module's.
         perturb_in: where the perturbation applies: ``"discriminator"`` (DAT), ``"generator"``
             or ``"all"`` (the paper's Table IV ablation; both break training).
         n_dis: discriminator steps per generator step.
@@ -75,7 +76,9 @@ class GAN(LightningModule):
         joint_forward: bool | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["generator", "discriminator"])
+        self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation"])
+        if isinstance(perturbation, dict):  # a checkpoint's hparams hold the strategy as its config
+            perturbation = PerturbationStrategy.from_config(perturbation)
         _check(n_dis >= 1 and int(n_dis) == n_dis, "n_dis", n_dis, "use an integer >= 1")
         _check(max_iterations >= 1 and int(max_iterations) == max_iterations, "max_iterations", max_iterations, "use an integer >= 1")
         _check(lr_g > 0, "lr_g", lr_g, "use a positive learning rate")
@@ -89,6 +92,8 @@ class GAN(LightningModule):
             "use a strategy from datgan_lightning.adversarial (DAT, FGSM, PGD) or None",
         )
         _check(hasattr(generator, "latent_dim"), "generator", type(generator).__name__, "give the generator a `latent_dim` attribute")
+        # plain data in hparams, so checkpoints load with torch.load(weights_only=True)
+        self.hparams["perturbation"] = None if perturbation is None else perturbation.config()
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator

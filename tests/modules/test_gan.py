@@ -1,0 +1,131 @@
+import lightning as L
+import pytest
+import torch
+
+from datgan_lightning.adversarial import DAT
+from datgan_lightning.data import GaussianMixture2D
+from datgan_lightning.losses import get_loss
+from datgan_lightning.modules import GAN, Toy2DGAN
+from datgan_lightning.modules.gan import LinearDecay
+from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
+
+
+def _trainer(tmp_path, **kwargs):
+    defaults = dict(
+        accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    return L.Trainer(**{**defaults, **kwargs})
+
+
+def _adam_steps(optimizer):
+    return int(next(iter(optimizer.state.values()))["step"])
+
+
+@pytest.mark.parametrize("perturbation", [None, DAT(eps=1.0, data_range=None)])
+def test_n_dis_discriminator_steps_per_generator_iteration(tmp_path, perturbation):
+    model = Toy2DGAN(hidden=8, n_dis=3, max_iterations=4, perturbation=perturbation)
+    trainer = _trainer(tmp_path)
+    trainer.fit(model, GaussianMixture2D(batch_size=16))
+    opt_d, opt_g = (o.optimizer for o in model.optimizers())
+    assert _adam_steps(opt_d) == 12 and _adam_steps(opt_g) == 4
+    assert model.generator_iterations == 4 and model.discriminator_steps == 12
+    assert trainer.global_step == 16  # Lightning counts every optimizer step
+
+
+def test_linear_lr_decay_per_generator_iteration(tmp_path):
+    assert [LinearDecay(4)(i) for i in range(6)] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    model = Toy2DGAN(hidden=8, n_dis=2, max_iterations=3, lr_g=1e-3, lr_d=2e-3, lr_decay="linear")
+    _trainer(tmp_path).fit(model, GaussianMixture2D(batch_size=8))
+    assert [s.get_last_lr()[0] for s in model.lr_schedulers()] == pytest.approx([0.0, 0.0])
+    constant = Toy2DGAN(hidden=8, max_iterations=3, lr_g=1e-3, lr_decay="none")
+    _trainer(tmp_path).fit(constant, GaussianMixture2D(batch_size=8))
+    assert constant.optimizers()[1].param_groups[0]["lr"] == 1e-3
+
+
+def test_discriminator_step_is_algorithm_1():
+    """D's loss is the GAN loss of D on the DAT-perturbed real and fake batches."""
+    G, D = MLPGenerator(hidden=8), MLPDiscriminator(hidden=8)
+    dat = DAT(eps=0.5, data_range=None)
+    model = GAN(G, D, loss="hinge", perturbation=dat)
+    real = torch.randn(16, 2)
+    torch.manual_seed(3)
+    loss, _, _ = model.discriminator_step(real)
+    torch.manual_seed(3)
+    fake = G(torch.randn(16, 2)).detach()
+    real_adv, fake_adv = dat(D, real, fake)
+    expected = get_loss("hinge").discriminator_loss(D(real_adv)[:, 0], D(fake_adv)[:, 0])
+    torch.testing.assert_close(loss, expected)
+    clean = get_loss("hinge").discriminator_loss(D(real)[:, 0], D(fake)[:, 0])
+    assert not torch.allclose(loss, clean)
+
+
+def test_generator_step_is_unperturbed_unless_asked():
+    torch.manual_seed(0)
+    G, D = MLPGenerator(hidden=8), MLPDiscriminator(hidden=8)
+    real = torch.randn(16, 2)
+    losses = {}
+    for where in ("discriminator", "generator"):
+        model = GAN(G, D, perturbation=DAT(eps=5.0, data_range=None), perturb_in=where)
+        torch.manual_seed(1)
+        losses[where] = model.generator_step(real)
+    torch.manual_seed(1)
+    plain = GAN(G, D).generator_step(real)
+    torch.testing.assert_close(losses["discriminator"], plain)
+    assert not torch.allclose(losses["generator"], plain)
+
+
+def test_strategy_gets_the_module_loss_without_mutating_the_caller():
+    dat = DAT(variant="sample", data_range=None)
+    model = Toy2DGAN(hidden=8, loss="hinge", perturbation=dat)
+    assert dat.loss is None and model.perturbation.loss.name == "hinge"
+
+
+def test_checkpoint_round_trip_keeps_counters_and_resumes(tmp_path):
+    model = Toy2DGAN(hidden=8, n_dis=2, max_iterations=3, perturbation=DAT(eps=0.5, data_range=None))
+    trainer = _trainer(tmp_path, enable_checkpointing=True)
+    trainer.fit(model, GaussianMixture2D(batch_size=8))
+    ckpt = tmp_path / "done.ckpt"
+    trainer.save_checkpoint(ckpt)
+
+    loaded = Toy2DGAN.load_from_checkpoint(ckpt)
+    assert loaded.generator_iterations == 3 and loaded.discriminator_steps == 6
+    assert isinstance(loaded.perturbation, DAT) and loaded.perturbation.eps == 0.5
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+
+    longer = Toy2DGAN(hidden=8, n_dis=2, max_iterations=5, perturbation=DAT(eps=0.5, data_range=None))
+    resumed = _trainer(tmp_path)
+    resumed.fit(longer, GaussianMixture2D(batch_size=8), ckpt_path=ckpt)
+    assert longer.generator_iterations == 5
+    assert _adam_steps(longer.optimizers()[1].optimizer) == 5
+
+
+def test_sample_shape_and_argument_check():
+    model = Toy2DGAN(hidden=8)
+    assert model.sample(7).shape == (7, 2)
+    assert model.sample(z=torch.zeros(3, 2)).shape == (3, 2)
+    with pytest.raises(ValueError, match="exactly one of n"):
+        model.sample()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"loss": "wgan"}, r"Unknown loss 'wgan': choose one of"),
+        ({"n_dis": 0}, r"n_dis=0 is invalid; use an integer >= 1"),
+        ({"max_iterations": 0}, r"max_iterations=0 is invalid"),
+        ({"lr_g": -1.0}, r"lr_g=-1.0 is invalid; use a positive learning rate"),
+        ({"lr_decay": "cosine"}, r"lr_decay='cosine' is invalid; use one of \('linear', 'none'\)"),
+        ({"perturb_in": "both"}, r"perturb_in='both' is invalid"),
+        ({"perturbation": "dat"}, r"perturbation='dat' is invalid; use a strategy"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Toy2DGAN(hidden=8, **kwargs)
+
+
+def test_generator_without_latent_dim_is_a_clear_error():
+    with pytest.raises(ValueError, match="generator='Linear' is invalid; give the generator a `latent_dim`"):
+        GAN(torch.nn.Linear(2, 2), MLPDiscriminator())
