@@ -158,8 +158,15 @@ class GAN(LightningModule):
             logs["loss/g"] = g_loss.detach()
             if self.generator_iterations >= self.max_iterations:
                 self.trainer.should_stop = True
-        self.log_dict(logs, on_step=True, on_epoch=False)
-        self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
+        if self._logs_this_step():
+            self.log_dict(logs, on_step=True, on_epoch=False)
+            self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
+
+    def _logs_this_step(self) -> bool:
+        # self.log costs more than a whole toy-2D iteration; Lightning writes step logs only every
+        # log_every_n_steps batches, so only log on those (the connector knows which they are)
+        connector = getattr(self.trainer, "_logger_connector", None)
+        return connector is None or connector.should_update_logs
 
     def discriminator_step(self, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Algorithm 1, lines 3-10: returns D's loss and its logits on the (perturbed) batches."""
