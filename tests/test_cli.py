@@ -49,6 +49,14 @@ def test_config_instantiates(config, tmp_path):
     assert (cli.model.perturbation is not None) == ("dat" in config.stem)
 
 
+@pytest.mark.parametrize("config", ALL_CONFIGS, ids=lambda p: p.relative_to(CONFIGS).as_posix())
+def test_config_as_written_builds_its_callbacks(config, tmp_path):
+    cli = create_cli(["--config", str(config), f"--trainer.default_root_dir={tmp_path}"], run=False)
+    names = {type(c).__name__ for c in cli.trainer.callbacks}
+    assert {"MixtureMetrics", "ModelCheckpoint"} <= names
+    assert cli.model.max_iterations == 10000 and cli.datamodule.batch_size == 256
+
+
 def test_fit_dat_imbalanced_writes_metrics_plots_and_checkpoint(tmp_path):
     config = CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"
     main(["fit", "--config", str(config), "--config", str(_fast_overrides(tmp_path))])
