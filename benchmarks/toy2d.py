@@ -75,8 +75,8 @@ def mean_std(values: list[float], fmt: str) -> str:
 
 def table(results: dict, iterations: list[int]) -> str:
     lines = ["| mixture | method | iterations | modes (of 9) | HQ share | KL |", "| --- | --- | --- | --- | --- | --- |"]
-    for mixture in MIXTURES:
-        for method in METHODS:
+    for mixture in results:
+        for method in results[mixture]:
             for it in iterations:
                 r = results[mixture][method][str(it)]
                 lines.append(
@@ -90,7 +90,7 @@ def scatter_grid(path: Path, samples: dict, iterations: list[int], std: float) -
     from datgan_lightning.data import nine_gaussians
     from datgan_lightning.plots import plt, scatter_mixture
 
-    rows = [(m, k) for m in MIXTURES for k in METHODS]
+    rows = [(m, k) for m in MIXTURES for k in METHODS if (m, k) in samples]
     fig, axes = plt.subplots(len(rows), len(iterations), figsize=(2.2 * len(iterations), 2.2 * len(rows)), dpi=110, squeeze=False)
     for r, (mixture, method) in enumerate(rows):
         means, _ = nine_gaussians(mixture)
@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--num-samples", type=int, default=2500, help="generated samples per evaluation")
-    parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
+    parser.add_argument("--mixtures", nargs="+", default=list(MIXTURES), choices=MIXTURES)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--workers", type=int, default=2, help="parallel training processes (1: run in this process)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/toy2d"))
     parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 500/1000/2000 iterations")
@@ -130,14 +132,19 @@ def main(argv: list[str] | None = None) -> dict:
             "eps": args.eps, "steps": args.steps, "variant": args.variant, "lr": args.lr,
             "batch_size": args.batch_size, "num_samples": args.num_samples, "out": args.out,
         }
-        for m in MIXTURES for k in METHODS for s in seeds
+        for m in args.mixtures for k in args.methods for s in seeds
     ]  # fmt: skip
     start = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        runs = pool.map(train_one, jobs)
+    if args.workers == 1:
+        runs = [train_one(job) for job in jobs]
+    else:
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            runs = pool.map(train_one, jobs, chunksize=1)
     wall = time.perf_counter() - start
 
-    results = {m: {k: {str(i): {"modes": [], "hq": [], "kl": []} for i in iterations} for k in METHODS} for m in MIXTURES}
+    results = {
+        m: {k: {str(i): {"modes": [], "hq": [], "kl": []} for i in iterations} for k in args.methods} for m in args.mixtures
+    }
     samples = {}
     for run in sorted(runs, key=lambda r: r["seed"]):
         for it, scores in run["scores"].items():
@@ -145,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
                 results[run["mixture"]][run["method"]][it][key].append(value)
         if run["samples"] is not None:
             samples[(run["mixture"], run["method"])] = run["samples"]
-    per_iteration = {k: statistics.mean(r["seconds_per_iteration"] for r in runs if r["method"] == k) for k in METHODS}
+    per_iteration = {k: statistics.mean(r["seconds_per_iteration"] for r in runs if r["method"] == k) for k in args.methods}
 
     settings = (
         f"std={args.std:.4g}, seeds={args.seeds}, DAT(eps={args.eps}, steps={args.steps}, variant={args.variant}), "
@@ -153,8 +160,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     text = (
         f"{settings}\n\n{table(results, iterations)}\n\n"
-        f"time per generator iteration: GAN {1e3 * per_iteration['gan']:.2f} ms, "
-        f"GAN+DAT {1e3 * per_iteration['dat']:.2f} ms (1 thread per run); wall {wall:.0f} s\n"
+        "time per generator iteration: "
+        + ", ".join(f"{'GAN+DAT' if k == 'dat' else 'GAN'} {1e3 * v:.2f} ms" for k, v in per_iteration.items())
+        + f" (1 thread per run); wall {wall:.0f} s\n"
     )
     print(text)
     (args.out / "toy2d_table.md").write_text(text)
