@@ -12,6 +12,11 @@ def has_batch_norm(module: nn.Module) -> bool:
     return any(isinstance(m, _BatchNorm) and m.training for m in module.modules())
 
 
+def logits(discriminator: nn.Module, x: Tensor) -> Tensor:
+    """D's logits on ``x`` as shape ``(N,)``, whether D returns ``(N,)`` or ``(N, 1)``."""
+    return discriminator(x).reshape(len(x), -1)[:, 0]
+
+
 def discriminate(
     discriminator: nn.Module, real: Tensor, fake: Tensor, joint: bool | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -25,6 +30,6 @@ def discriminate(
     if joint is None:
         joint = not has_batch_norm(discriminator)
     if joint:
-        logits = discriminator(torch.cat([real, fake])).reshape(len(real) + len(fake), -1)
-        return logits[: len(real), 0], logits[len(real) :, 0]
-    return discriminator(real).reshape(len(real), -1)[:, 0], discriminator(fake).reshape(len(fake), -1)[:, 0]
+        both = logits(discriminator, torch.cat([real, fake]))
+        return both[: len(real)], both[len(real) :]
+    return logits(discriminator, real), logits(discriminator, fake)

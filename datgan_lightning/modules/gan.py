@@ -12,7 +12,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.losses import get_loss
-from datgan_lightning.utils import discriminate
+from datgan_lightning.utils import discriminate, logits
 
 PERTURB_IN = ("discriminator", "generator", "all")
 LR_DECAYS = ("linear", "none")
@@ -183,7 +183,7 @@ class GAN(LightningModule):
         if self.perturb_generator:
             _, fake_adv = self.perturbation(self.discriminator, real, fake)
             fake = fake + (fake_adv - fake.detach())  # shift by the detached delta, gradient still reaches G
-        return self.loss.generator_loss(self.discriminator(fake).reshape(len(fake), -1)[:, 0])
+        return self.loss.generator_loss(logits(self.discriminator, fake))
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         # a run resumed from a finished checkpoint has nothing left to do
