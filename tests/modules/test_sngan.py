@@ -1,0 +1,41 @@
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from datgan_lightning.adversarial import DAT
+from datgan_lightning.modules import SNGAN
+
+
+def _images(n=16, size=32):
+    return DataLoader(TensorDataset(torch.rand(n, 3, size, size) * 2 - 1), batch_size=4)
+
+
+@pytest.mark.parametrize("perturbation", [None, DAT(eps=1.0)], ids=["baseline", "dat"])
+def test_one_generator_iteration_on_tiny_nets(tmp_path, perturbation):
+    torch.manual_seed(0)
+    model = SNGAN(resolution=32, latent_dim=8, ngf=8, ndf=8, n_dis=2, max_iterations=1, perturbation=perturbation)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(model, _images())
+    assert model.generator_iterations == 1 and trainer.global_step == 3
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(k.startswith("generator.") for k in changed) and any(k.startswith("discriminator.") for k in changed)
+
+
+def test_images_with_labels_and_dat_perturb_within_range():
+    model = SNGAN(resolution=32, latent_dim=8, ngf=8, ndf=8, perturbation=DAT(eps=1.0))
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    torch.manual_seed(0)
+    fake = model.generate(4).detach()
+    real_adv, fake_adv = model.perturbation(model.discriminator, real, fake)
+    assert real_adv.min() >= -1 and real_adv.max() <= 1 and not torch.equal(real_adv, real)
+    assert torch.equal(model.real_samples((real, torch.zeros(4))), real)
+
+
+def test_unknown_resolution_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"resolution=128 is invalid; SNGAN nets exist for \[32, 48, 64\] pixels"):
+        SNGAN(resolution=128)
