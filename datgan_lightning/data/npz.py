@@ -1,0 +1,78 @@
+"""Images held in a ``.npz`` file, loaded into memory (e.g. the offline CIFAR-10 subset)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def to_unit_range(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(N, C, H, W)`` (or ``(N, H, W)``) in [0, 255] -> float32 in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    return x.float().div(127.5).sub(1.0)
+
+
+class NpzImages(LightningDataModule):
+    """Train and test images (and labels, when present) from one ``.npz`` file.
+
+    The file holds uint8 arrays ``{split}_x`` of shape ``(N, C, H, W)`` and optionally ``{split}_y``,
+    for ``split`` in ``train``/``test`` (the layout of ``cifar10_subset.npz``). Images are scaled to
+    [-1, 1]; batches are ``(images, labels)``, labels ``-1`` when the file has none.
+
+    Args:
+        path: the ``.npz`` file.
+        batch_size: images per batch (the last incomplete training batch is dropped).
+        num_workers, pin_memory: DataLoader settings.
+        seed: seeds the shuffling of the training set.
+    """
+
+    def __init__(self, path: str, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False, seed: int = 0) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size} is invalid; use an integer >= 1.")
+        self.path, self.batch_size = Path(path), batch_size
+        self.num_workers, self.pin_memory, self.seed = num_workers, pin_memory, seed
+        self.splits: dict[str, TensorDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        if not self.path.is_file():
+            raise FileNotFoundError(
+                f"NpzImages: path={str(self.path)!r} does not exist; point `path` at an .npz file holding "
+                "uint8 arrays train_x/test_x of shape (N, C, H, W), such as ../shared/data/cifar10_subset.npz."
+            )
+        with np.load(self.path) as arrays:
+            for split in ("train", "test"):
+                if f"{split}_x" not in arrays:
+                    if split == "train":
+                        raise ValueError(f"NpzImages: {self.path} has no 'train_x' array (it has {sorted(arrays)}).")
+                    continue
+                x = to_unit_range(arrays[f"{split}_x"])
+                y = torch.from_numpy(arrays[f"{split}_y"]).long() if f"{split}_y" in arrays else torch.full((len(x),), -1)
+                self.splits[split] = TensorDataset(x, y)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """``(C, H, W)`` of the training images (after :meth:`setup`)."""
+        return tuple(self.splits["train"].tensors[0].shape[1:])
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return self._loader("train", shuffle=True, drop_last=True, generator=generator)
+
+    def test_dataloader(self) -> DataLoader:
+        if "test" not in self.splits:
+            raise ValueError(f"NpzImages: {self.path} has no 'test_x' array, so there is no test split.")
+        return self._loader("test", shuffle=False, drop_last=False)
+
+    def _loader(self, split: str, **kwargs) -> DataLoader:
+        return DataLoader(
+            self.splits[split], batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory, **kwargs
+        )
