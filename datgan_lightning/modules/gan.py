@@ -144,8 +144,7 @@ class GAN(LightningModule):
             self.manual_backward(d_loss)
             opt_d.step()
         self.discriminator_steps += 1
-        logs = {"loss/d": d_loss.detach(), "d/real": d_real.detach().mean(), "d/fake": d_fake.detach().mean()}
-
+        g_loss = None
         if self.discriminator_steps % self.n_dis == 0:
             with self.toggled_optimizer(opt_g):
                 g_loss = self.generator_step(real)
@@ -155,10 +154,12 @@ class GAN(LightningModule):
             self.generator_iterations += 1
             for scheduler in self.lr_schedulers() or []:
                 scheduler.step()
-            logs["loss/g"] = g_loss.detach()
             if self.generator_iterations >= self.max_iterations:
                 self.trainer.should_stop = True
-        if self._logs_this_step():
+        if self._logs_this_step():  # build the logged tensors only on the steps that are written
+            logs = {"loss/d": d_loss.detach(), "d/real": d_real.detach().mean(), "d/fake": d_fake.detach().mean()}
+            if g_loss is not None:
+                logs["loss/g"] = g_loss.detach()
             self.log_dict(logs, on_step=True, on_epoch=False)
             self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
 
