@@ -9,6 +9,7 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.losses import get_loss
@@ -50,6 +51,8 @@ class GAN(LightningModule):
         max_iterations: training length in generator iterations; also the horizon of the LR decay.
         lr_decay: ``"linear"`` (to zero at ``max_iterations``, per generator iteration) or ``"none"``.
         joint_forward: run D once on real+fake; ``None`` does so unless D has BatchNorm.
+        ema_decay: keep an exponential moving average of G's weights (and buffers) with this decay,
+            e.g. 0.999, updated after every generator step; :meth:`sample` then uses it. ``None``: off.
 
     Example:
         >>> from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
@@ -74,6 +77,7 @@ class GAN(LightningModule):
         max_iterations: int = 100_000,
         lr_decay: Literal["linear", "none"] = "linear",
         joint_forward: bool | None = None,
+        ema_decay: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation"])
@@ -91,6 +95,7 @@ class GAN(LightningModule):
             perturbation,
             "use a strategy from datgan_lightning.adversarial (DAT, FGSM, PGD) or None",
         )
+        _check(ema_decay is None or 0 < ema_decay < 1, "ema_decay", ema_decay, "use a decay in (0, 1), e.g. 0.999, or null to disable")
         _check(hasattr(generator, "latent_dim"), "generator", type(generator).__name__, "give the generator a `latent_dim` attribute")
         # plain data in hparams, so checkpoints load with torch.load(weights_only=True)
         self.hparams["perturbation"] = None if perturbation is None else perturbation.config()
@@ -109,6 +114,7 @@ class GAN(LightningModule):
         self.joint_forward = joint_forward
         self.generator_iterations = 0
         self.discriminator_steps = 0
+        self.generator_ema = None if ema_decay is None else _ema_copy(generator, ema_decay)
 
     # ----------------------------------------------------------------- sampling
     def forward(self, z: Tensor) -> Tensor:
@@ -118,17 +124,24 @@ class GAN(LightningModule):
         """``G(z)`` for ``n`` fresh latents, with gradients to G."""
         return self.generator(self.generator.sample_latent(n, self.device))
 
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator used for evaluation: the EMA copy when ``ema_decay`` is set, else G."""
+        return self.generator if self.generator_ema is None else self.generator_ema.module
+
     @torch.no_grad()
     def sample(self, n: int | None = None, z: Tensor | None = None) -> Tensor:
-        """``n`` samples (or ``G(z)`` for given latents) in eval mode (BatchNorm running statistics), no gradients."""
+        """``n`` samples (or ``G(z)`` for given latents) from :attr:`sampling_generator` in eval mode
+        (BatchNorm running statistics), no gradients."""
         if (n is None) == (z is None):
             raise ValueError("sample: pass exactly one of n (a number of samples) or z (a latent batch).")
-        was_training = self.generator.training
-        self.generator.eval()
+        generator = self.sampling_generator
+        was_training = generator.training
+        generator.eval()
         try:
-            return self.generate(n) if z is None else self.generator(z)
+            return generator(self.generator.sample_latent(n, self.device) if z is None else z)
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)
 
     # ----------------------------------------------------------------- training
     def real_samples(self, batch: Any) -> Tensor:
@@ -143,6 +156,7 @@ class GAN(LightningModule):
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             opt_d.step()
+        self.after_discriminator_update()
         self.discriminator_steps += 1
         g_loss = None
         if self.discriminator_steps % self.n_dis == 0:
@@ -151,6 +165,8 @@ class GAN(LightningModule):
                 opt_g.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 opt_g.step()
+            if self.generator_ema is not None:
+                self.generator_ema.update_parameters(self.generator)
             self.generator_iterations += 1
             for scheduler in self.lr_schedulers() or []:
                 scheduler.step()
@@ -178,13 +194,31 @@ class GAN(LightningModule):
         d_real, d_fake = discriminate(self.discriminator, real, fake, self.joint_forward)
         return self.loss.discriminator_loss(d_real, d_fake), d_real, d_fake  # -(g1(D(x_r')) + g2(D(x_f')))
 
+    def after_discriminator_update(self) -> None:
+        """Called after every D optimizer step (WGAN clips D's weights here)."""
+
     def generator_step(self, real: Tensor) -> Tensor:
         """Algorithm 1, lines 12-13 (``real`` is only used as the attack target in the Table IV ablation)."""
-        fake = self.generate(len(real))
+        return self.generator_loss(real, self.generate(len(real)))
+
+    def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        """G's loss on ``fake = G(z)``; subclasses add auxiliary terms on the same fakes."""
         if self.perturb_generator:
             _, fake_adv = self.perturbation(self.discriminator, real, fake)
             fake = fake + (fake_adv - fake.detach())  # shift by the detached delta, gradient still reaches G
         return self.loss.generator_loss(logits(self.discriminator, fake))
+
+    def setup(self, stage: str) -> None:
+        # the datamodule is set up before the model: compare its image shape with what G makes
+        datamodule = getattr(self.trainer, "datamodule", None)
+        data_shape = getattr(datamodule, "image_shape", None)
+        model_shape = getattr(self.generator, "output_shape", None)
+        if data_shape is not None and model_shape is not None and tuple(data_shape) != tuple(model_shape):
+            raise ValueError(
+                f"{type(self).__name__} generates samples of shape {tuple(model_shape)} but "
+                f"{type(datamodule).__name__} yields {tuple(data_shape)}; match the model's resolution/channels "
+                "to the data or set the datamodule's image_size to the model's resolution."
+            )
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         # a run resumed from a finished checkpoint has nothing left to do
@@ -196,12 +230,16 @@ class GAN(LightningModule):
     # ---------------------------------------------------------------- optimizers
     def configure_optimizers(self):
         hp = self.hparams
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_d, betas=tuple(hp.betas_d))
+        opt_d = torch.optim.Adam(self.discriminator_parameters(), lr=hp.lr_d, betas=tuple(hp.betas_d))
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_g, betas=tuple(hp.betas_g))
         if hp.lr_decay == "none":
             return [opt_d, opt_g]
         schedulers = [LambdaLR(opt, LinearDecay(self.max_iterations)) for opt in (opt_d, opt_g)]
         return [opt_d, opt_g], schedulers
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        """What D's optimizer updates: D and any heads a subclass attaches to it."""
+        return list(self.discriminator.parameters())
 
     # ------------------------------------------------------------- checkpointing
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -211,6 +249,12 @@ class GAN(LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.generator_iterations = checkpoint.get("generator_iterations", 0)
         self.discriminator_steps = checkpoint.get("discriminator_steps", 0)
+
+
+def _ema_copy(generator: nn.Module, decay: float) -> AveragedModel:
+    ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    ema.requires_grad_(False)  # never trained, only averaged
+    return ema
 
 
 def _check(ok: bool, option: str, value: Any, fix: str) -> None:

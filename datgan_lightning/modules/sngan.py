@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
-from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.nets import sngan
 
@@ -23,7 +22,7 @@ class SNGAN(GAN):
         resolution: 32 (CIFAR), 48 (STL-10) or 64 (Tiny-ImageNet, LSUN-Bedroom).
         ngf, ndf: generator / discriminator width; ``None`` takes Mimicry's for the resolution.
         relu_shortcut: Mimicry's in-place ReLU quirk of its D blocks (see ``nets/sngan/resblocks.py``).
-        Other arguments as in :class:`GAN`.
+        kwargs: the other arguments of :class:`GAN` (its defaults otherwise match Table I).
 
     Example:
         >>> from datgan_lightning.adversarial import DAT
@@ -40,35 +39,15 @@ class SNGAN(GAN):
         ndf: int | None = None,
         relu_shortcut: bool = True,
         loss: str = "hinge",
-        perturbation: PerturbationStrategy | None = None,
-        perturb_in: Literal["discriminator", "generator", "all"] = "discriminator",
         n_dis: int = 5,
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas_g: tuple[float, float] = (0.0, 0.9),
-        betas_d: tuple[float, float] = (0.0, 0.9),
-        max_iterations: int = 100_000,
-        lr_decay: Literal["linear", "none"] = "linear",
-        joint_forward: bool | None = None,
+        **kwargs: Any,
     ) -> None:
         if resolution not in NETS:
             raise ValueError(f"resolution={resolution!r} is invalid; SNGAN nets exist for {sorted(NETS)} pixels.")
         make_g, make_d = NETS[resolution]
         g_kwargs = {} if ngf is None else {"ngf": ngf}
         d_kwargs = {} if ndf is None else {"ndf": ndf}
-        super().__init__(
-            make_g(latent_dim, **g_kwargs),
-            make_d(**d_kwargs, relu_shortcut=relu_shortcut),
-            loss=loss,
-            perturbation=perturbation,
-            perturb_in=perturb_in,
-            n_dis=n_dis,
-            lr_g=lr_g,
-            lr_d=lr_d,
-            betas_g=betas_g,
-            betas_d=betas_d,
-            max_iterations=max_iterations,
-            lr_decay=lr_decay,
-            joint_forward=joint_forward,
-        )
+        generator = make_g(latent_dim, **g_kwargs)
+        discriminator = make_d(**d_kwargs, relu_shortcut=relu_shortcut)
+        super().__init__(generator, discriminator, loss=loss, n_dis=n_dis, **kwargs)
         self.resolution = resolution

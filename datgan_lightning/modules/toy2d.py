@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
 
@@ -26,30 +25,22 @@ class Toy2DGAN(GAN):
         latent_dim: int = 2,
         hidden: int = 64,
         layers: int = 4,
-        loss: str = "ns",
-        perturbation: PerturbationStrategy | None = None,
-        perturb_in: Literal["discriminator", "generator", "all"] = "discriminator",
-        n_dis: int = 1,
         lr_g: float = 1e-3,
         lr_d: float = 1e-3,
         betas_g: tuple[float, float] = (0.5, 0.999),
         betas_d: tuple[float, float] = (0.5, 0.999),
         max_iterations: int = 10_000,
         lr_decay: Literal["linear", "none"] = "none",
-        joint_forward: bool | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             MLPGenerator(latent_dim, 2, hidden, layers),
             MLPDiscriminator(2, hidden, layers),
-            loss=loss,
-            perturbation=perturbation,
-            perturb_in=perturb_in,
-            n_dis=n_dis,
             lr_g=lr_g,
             lr_d=lr_d,
             betas_g=betas_g,
             betas_d=betas_d,
             max_iterations=max_iterations,
             lr_decay=lr_decay,
-            joint_forward=joint_forward,
+            **kwargs,
         )
