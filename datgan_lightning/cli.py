@@ -9,6 +9,7 @@ from __future__ import annotations
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningCLI
 
+from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.modules.gan import GAN
 
 
@@ -21,6 +22,12 @@ class DatganCLI(LightningCLI):
         except ValueError as err:  # our constructors' checks: one sentence naming option, value and fix
             while isinstance(err.__cause__ or err.__context__, ValueError):
                 err = err.__cause__ or err.__context__  # jsonargparse wraps the constructor's error
+            self.parser.error(str(err))
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except ConfigurationError as err:  # data missing or not fitting the model, found at setup
             self.parser.error(str(err))
 
 

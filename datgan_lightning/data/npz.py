@@ -9,6 +9,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
+from datgan_lightning.errors import DatasetNotFoundError
+
 
 def to_unit_range(images: np.ndarray) -> torch.Tensor:
     """uint8 ``(N, C, H, W)`` (or ``(N, H, W)``) in [0, 255] -> float32 in [-1, 1]."""
@@ -44,7 +46,7 @@ class NpzImages(LightningDataModule):
         if self.splits:
             return
         if not self.path.is_file():
-            raise FileNotFoundError(
+            raise DatasetNotFoundError(
                 f"NpzImages: path={str(self.path)!r} does not exist; point `path` at an .npz file holding "
                 "uint8 arrays train_x/test_x of shape (N, C, H, W), such as ../shared/data/cifar10_subset.npz."
             )

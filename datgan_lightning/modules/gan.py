@@ -12,6 +12,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
+from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.losses import get_loss
 from datgan_lightning.utils import discriminate, logits
 
@@ -214,7 +215,7 @@ class GAN(LightningModule):
         data_shape = getattr(datamodule, "image_shape", None)
         model_shape = getattr(self.generator, "output_shape", None)
         if data_shape is not None and model_shape is not None and tuple(data_shape) != tuple(model_shape):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{type(self).__name__} generates samples of shape {tuple(model_shape)} but "
                 f"{type(datamodule).__name__} yields {tuple(data_shape)}; match the model's resolution/channels "
                 "to the data or set the datamodule's image_size to the model's resolution."

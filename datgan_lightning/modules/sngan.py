@@ -22,6 +22,7 @@ class SNGAN(GAN):
         resolution: 32 (CIFAR), 48 (STL-10) or 64 (Tiny-ImageNet, LSUN-Bedroom).
         ngf, ndf: generator / discriminator width; ``None`` takes Mimicry's for the resolution.
         relu_shortcut: Mimicry's in-place ReLU quirk of its D blocks (see ``nets/sngan/resblocks.py``).
+        channels: image channels (3; 1 for grayscale data).
         kwargs: the other arguments of :class:`GAN` (its defaults otherwise match Table I).
 
     Example:
@@ -38,6 +39,7 @@ class SNGAN(GAN):
         ngf: int | None = None,
         ndf: int | None = None,
         relu_shortcut: bool = True,
+        channels: int = 3,
         loss: str = "hinge",
         n_dis: int = 5,
         **kwargs: Any,
@@ -47,7 +49,7 @@ class SNGAN(GAN):
         make_g, make_d = NETS[resolution]
         g_kwargs = {} if ngf is None else {"ngf": ngf}
         d_kwargs = {} if ndf is None else {"ndf": ndf}
-        generator = make_g(latent_dim, **g_kwargs)
-        discriminator = make_d(**d_kwargs, relu_shortcut=relu_shortcut)
+        generator = make_g(latent_dim, **g_kwargs, out_channels=channels)
+        discriminator = make_d(**d_kwargs, in_channels=channels, relu_shortcut=relu_shortcut)
         super().__init__(generator, discriminator, loss=loss, n_dis=n_dis, **kwargs)
         self.resolution = resolution

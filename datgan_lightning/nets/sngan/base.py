@@ -27,6 +27,7 @@ class ResNetGenerator(Generator):
         super().__init__(latent_dim)
         self.channels, self.bottom_width = list(channels), bottom_width
         self.resolution = bottom_width * 2 ** (len(channels) - 1)
+        self.output_shape = (out_channels, self.resolution, self.resolution)
         self.l1 = xavier(nn.Linear(latent_dim, bottom_width**2 * channels[0]), 1.0)
         self.blocks = nn.Sequential(*(GBlock(c_in, c_out, upsample=True) for c_in, c_out in zip(channels[:-1], channels[1:])))
         self.b_out = nn.BatchNorm2d(channels[-1])
@@ -62,14 +63,30 @@ class ResNetDiscriminator(Discriminator):
         self.l_out = sn(xavier(nn.Linear(channels[-1], 1), 1.0))
         self.min_size = 2 ** (1 + sum(downsample))
 
+    def block_outputs(self, x: Tensor) -> list[Tensor]:
+        """The output of every block, ``(N, C_i, h_i, w_i)``: local features for heads such as InfoMax's."""
+        self._check_input(x)
+        outputs = []
+        for block in self.blocks:
+            x = block(x)
+            outputs.append(x)
+        return outputs
+
     def features(self, x: Tensor) -> Tensor:
-        """The last feature map after the final ReLU, ``(N, C, h, w)``: what heads attach to."""
-        return F.relu(self.blocks(x))
+        """The global feature vector ``(N, C)``: ReLU of the last block, summed over space (what the output layer sees)."""
+        return pooled_features(self.block_outputs(x)[-1])
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.l_out(self.features(x))
+
+    def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4 or min(x.shape[-2:]) < self.min_size:
             raise ValueError(
                 f"{type(self).__name__} got input of shape {tuple(x.shape)}; it needs (N, C, H, W) images "
                 f"with H, W >= {self.min_size}."
             )
-        return self.l_out(self.features(x).sum(dim=(2, 3)))
+
+
+def pooled_features(last_block_output: Tensor) -> Tensor:
+    """Mimicry's global sum pooling after the final ReLU."""
+    return F.relu(last_block_output).sum(dim=(2, 3))

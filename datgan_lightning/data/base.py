@@ -1,0 +1,142 @@
+"""The base of the image datamodules: transforms to [-1, 1], seeded loaders, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningDataModule
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+from torchvision.datasets.folder import IMG_EXTENSIONS
+
+from datgan_lightning.errors import DatasetNotFoundError
+
+
+class ImageDataModule(LightningDataModule):
+    """Images in [-1, 1] from ``root``, as ``(images, labels)`` batches, with a train and a test split.
+
+    Subclasses name the dataset and build its splits with :meth:`make_dataset`; this class checks the
+    root, builds the transform (optional centre crop, resize to ``image_size``, scale to [-1, 1]) and
+    the loaders. ``train_dataset`` and ``test_dataset`` are exposed after :meth:`setup` for metrics.
+
+    Args:
+        root: where the dataset lives.
+        image_size: side of the square images handed to the model; ``None`` keeps the dataset's
+            ``native_size``.
+        batch_size: images per batch (the last incomplete training batch is dropped).
+        num_workers, pin_memory: DataLoader settings.
+        seed: seeds the shuffling of the training set.
+    """
+
+    name = "images"
+    native_size: int | None = None  # side of the stored images when fixed
+    channels = 3
+    download_hint = ""  # how to get the data, for the missing-root message
+    supports_download = False
+
+    def __init__(
+        self,
+        root: str,
+        image_size: int | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        image_size = self.native_size if image_size is None else image_size
+        if image_size is None or image_size < 1:
+            raise ValueError(f"{type(self).__name__}: image_size={image_size!r} is invalid; use a positive number of pixels.")
+        if batch_size < 1:
+            raise ValueError(f"{type(self).__name__}: batch_size={batch_size!r} is invalid; use an integer >= 1.")
+        self.root, self.image_size, self.batch_size = Path(root), int(image_size), batch_size
+        self.num_workers, self.pin_memory, self.seed = num_workers, pin_memory, seed
+        self.download = False
+        self.train_dataset: Dataset | None = None
+        self.test_dataset: Dataset | None = None
+
+    # ------------------------------------------------------------ for subclasses
+    def make_dataset(self, split: str, transform: Any) -> Dataset | None:
+        """The ``"train"`` or ``"test"`` split with ``transform`` applied; ``None`` if there is none."""
+        raise NotImplementedError
+
+    def image_transforms(self) -> list[Any]:
+        """PIL transforms before scaling to [-1, 1]: resize and centre-crop unless the images are native size."""
+        if self.image_size == self.native_size:
+            return []
+        return [transforms.Resize(self.image_size), transforms.CenterCrop(self.image_size)]
+
+    # ------------------------------------------------------------------- public
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images this datamodule yields."""
+        return (self.channels, self.image_size, self.image_size)
+
+    def prepare_data(self) -> None:
+        if self.download:
+            self.make_dataset("train", None)  # torchvision downloads once, on one process
+            self.make_dataset("test", None)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is not None:
+            return
+        if not self.download and not self.root.exists():
+            raise DatasetNotFoundError(self.missing_message())
+        transform = transforms.Compose([*self.image_transforms(), transforms.ToTensor(), transforms.Normalize([0.5] * self.channels, [0.5] * self.channels)])
+        try:
+            self.train_dataset = self.make_dataset("train", transform)
+            self.test_dataset = self.make_dataset("test", transform)
+        except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
+            raise DatasetNotFoundError(f"{self.missing_message()} (torchvision said: {err})") from err
+
+    def missing_message(self) -> str:
+        fix = f"{self.download_hint}; or pass --data.init_args.download=true to download it there" if self.supports_download else self.download_hint
+        return f"{type(self).__name__}: no {self.name} found at root={str(self.root)!r}; {fix}."
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return self._loader(self.train_dataset, shuffle=True, drop_last=True, generator=generator)
+
+    def test_dataloader(self) -> DataLoader:
+        if self.test_dataset is None:
+            raise ValueError(f"{type(self).__name__}: {self.name} at {str(self.root)!r} has no test split.")
+        return self._loader(self.test_dataset, shuffle=False, drop_last=False)
+
+    def _loader(self, dataset: Dataset | None, **kwargs: Any) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}: call setup() before asking for a loader.")
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=self.num_workers > 0, **kwargs)  # fmt: skip
+
+
+class ImageFiles(Dataset):
+    """Every image file under ``root`` (recursively, sorted), as ``(image, -1)``: for unlabeled folders
+    such as an LSUN export or Tiny-ImageNet's ``val/images``.
+
+    Args:
+        root: the folder.
+        transform: applied to the PIL image.
+        mode: PIL mode the images are converted to (``"RGB"`` or ``"L"``).
+    """
+
+    def __init__(self, root: str | Path, transform: Any = None, mode: str = "RGB") -> None:
+        self.root, self.transform, self.mode = Path(root), transform, mode
+        self.files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMG_EXTENSIONS)
+        if not self.files:
+            raise DatasetNotFoundError(f"ImageFiles: no image files ({', '.join(IMG_EXTENSIONS)}) under {str(self.root)!r}.")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        image = load_image(self.files[index], self.mode)
+        return (image if self.transform is None else self.transform(image)), -1
+
+
+def load_image(path: str | Path, mode: str = "RGB") -> Image.Image:
+    """Open an image file and convert it to ``mode`` (``"RGB"`` or ``"L"``)."""
+    with Image.open(path) as image:
+        return image.convert(mode)
