@@ -10,12 +10,7 @@ from datgan_lightning.modules.gan import LinearDecay
 from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
 
 
-def _trainer(tmp_path, **kwargs):
-    defaults = dict(
-        accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-    )  # fmt: skip
-    return L.Trainer(**{**defaults, **kwargs})
+from tests.conftest import fast_trainer as _trainer
 
 
 def _adam_steps(optimizer):
@@ -129,3 +124,36 @@ def test_bad_arguments(kwargs, message):
 def test_generator_without_latent_dim_is_a_clear_error():
     with pytest.raises(ValueError, match="generator='Linear' is invalid; give the generator a `latent_dim`"):
         GAN(torch.nn.Linear(2, 2), MLPDiscriminator())
+
+
+def test_ema_generator_averages_weights_and_is_used_for_sampling(tmp_path):
+    model = Toy2DGAN(hidden=8, max_iterations=1, ema_decay=0.5)
+    fast = _trainer(tmp_path)
+    fast.fit(model, GaussianMixture2D(batch_size=16))
+    ema = model.generator_ema.module
+    after_first = [p.detach().clone() for p in model.generator.parameters()]
+    assert all(torch.equal(e, p) for e, p in zip(ema.parameters(), after_first))  # first update copies
+    with torch.no_grad():  # a second update moves half-way to G's new weights
+        for p in model.generator.parameters():
+            p.add_(1.0)
+    model.generator_ema.update_parameters(model.generator)
+    assert all(torch.allclose(e, p + 0.5) for e, p in zip(ema.parameters(), after_first))
+    z = torch.randn(5, 2)
+    assert torch.equal(model.sample(z=z), ema(z)) and not torch.allclose(model.sample(z=z), model.generator(z))
+    assert not any(p.requires_grad for p in ema.parameters())
+
+
+def test_ema_is_checkpointed(tmp_path):
+    model = Toy2DGAN(hidden=8, max_iterations=2, ema_decay=0.9)
+    trainer = _trainer(tmp_path)
+    trainer.fit(model, GaussianMixture2D(batch_size=16))
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    loaded = Toy2DGAN.load_from_checkpoint(tmp_path / "m.ckpt")
+    z = torch.randn(4, 2)
+    assert torch.equal(loaded.sample(z=z), model.sample(z=z))
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5])
+def test_bad_ema_decay(decay):
+    with pytest.raises(ValueError, match=rf"ema_decay={decay!r} is invalid; use a decay in \(0, 1\)"):
+        Toy2DGAN(ema_decay=decay)

@@ -1,14 +1,11 @@
-import lightning as L
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from datgan_lightning.adversarial import DAT
 from datgan_lightning.modules import SNGAN
+from tests.conftest import fast_trainer, image_loader
 
 
-def _images(n=16, size=32):
-    return DataLoader(TensorDataset(torch.rand(n, 3, size, size) * 2 - 1), batch_size=4)
 
 
 @pytest.mark.parametrize("perturbation", [None, DAT(eps=1.0)], ids=["baseline", "dat"])
@@ -16,11 +13,8 @@ def test_one_generator_iteration_on_tiny_nets(tmp_path, perturbation):
     torch.manual_seed(0)
     model = SNGAN(resolution=32, latent_dim=8, ngf=8, ndf=8, n_dis=2, max_iterations=1, perturbation=perturbation)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = L.Trainer(
-        accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-    )  # fmt: skip
-    trainer.fit(model, _images())
+    trainer = fast_trainer(tmp_path)
+    trainer.fit(model, image_loader())
     assert model.generator_iterations == 1 and trainer.global_step == 3
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert any(k.startswith("generator.") for k in changed) and any(k.startswith("discriminator.") for k in changed)
