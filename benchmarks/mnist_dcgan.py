@@ -16,34 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
 import torch
-from lightning.pytorch import Callback
 from torchvision.utils import save_image
 
+from datgan_lightning.callbacks import IterationTimer
 from datgan_lightning.cli import create_cli
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"gan": REPO / "configs" / "cpu" / "dcgan_mnist.yaml", "dat": REPO / "configs" / "cpu" / "dcgan_mnist_dat.yaml"}
-
-
-class IterationTimer(Callback):
-    """Wall time of every generator iteration (n_dis D steps + 1 G step), after ``warmup`` iterations."""
-
-    def __init__(self, warmup: int = 10) -> None:
-        self.warmup, self.times, self._last, self._seen = warmup, [], None, 0
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        if module.generator_iterations == self._seen:
-            return
-        self._seen = module.generator_iterations
-        now = time.perf_counter()
-        if self._last is not None and self._seen > self.warmup:
-            self.times.append(now - self._last)
-        self._last = now
 
 
 def run(method: str, iterations: int, out: Path, mnist_root: str, threads: int) -> dict:
@@ -59,9 +42,8 @@ def run(method: str, iterations: int, out: Path, mnist_root: str, threads: int) 
     total = time.perf_counter() - start
     z = torch.randn(64, cli.model.generator.latent_dim, generator=torch.Generator().manual_seed(0))
     save_image(cli.model.sample(z=z), out / f"samples_{method}.png", nrow=8, normalize=True, value_range=(-1, 1))
-    median = statistics.median(timer.times)
-    q1, _, q3 = statistics.quantiles(timer.times, n=4)
-    return {"iterations": iterations, "seconds_per_iteration": median, "spread": [q1, q3], "total_seconds": total}
+    times = timer.summary()
+    return {"iterations": iterations, "seconds_per_iteration": times["median"], "spread": [times["q1"], times["q3"]], "total_seconds": total}
 
 
 def main(argv: list[str] | None = None) -> dict:

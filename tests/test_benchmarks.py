@@ -45,3 +45,41 @@ def test_mnist_dcgan_json_shape_and_grids(tmp_path, monkeypatch):
         assert r["iterations"] == 14 and 0 < r["spread"][0] <= r["seconds_per_iteration"] <= r["spread"][1] < r["total_seconds"]
     assert (tmp_path / "samples_gan.png").stat().st_size > 1000 and (tmp_path / "samples_dat.png").is_file()
     assert "DAT / GAN time per iteration" in (tmp_path / "mnist_dcgan_table.md").read_text()
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speed_reference_step_computes_the_same_loss_as_ours():
+    """The authors' formulation in benchmarks/speed.py is the same math as our DAT, so the ratio compares costs only."""
+    import torch
+
+    from datgan_lightning.adversarial import DAT
+    from datgan_lightning.losses import get_loss
+    from datgan_lightning.nets.sngan import SNGANDiscriminator32
+    from datgan_lightning.utils import discriminate
+
+    speed = _load("speed")
+    D = SNGANDiscriminator32(ndf=8).eval()  # eval: no power iteration, so repeated forwards agree
+    real, fake = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
+    hinge = get_loss("hinge")
+    ours = hinge.discriminator_loss(*discriminate(D, *DAT(eps=1.0)(D, real, fake)))
+    authors = speed.authors_dat_discriminator_loss(D, real, fake, hinge, eps=1.0)
+    clean = hinge.discriminator_loss(*discriminate(D, real, fake))
+    assert torch.allclose(ours, authors, atol=1e-6) and not torch.allclose(ours, clean, atol=1e-4)
+
+
+def test_speed_json_has_the_five_measures(tmp_path):
+    speed = _load("speed")
+    out = tmp_path / "speed.json"
+    speed.main(["--batch", "2", "--n-dis", "1", "--rounds", "1", "--iterations", "1", "--json", str(out)])
+    results = json.loads(out.read_text())
+    measures = ("dat_over_baseline", "ours_over_authors", "asgan_over_baseline", "lightning_over_plain", "dat_peak_memory_ratio")
+    assert all(isinstance(results[m], float) and results[m] > 0 for m in measures)
+    assert set(results["timings"]) == {"baseline", "dat", "asgan", "dat_plain", "dat_authors"}
+    assert all(len(t) == 1 and t[0] > 0 for t in results["raw_times"].values())
+    assert results["dat_over_baseline"] == results["timings"]["dat"]["median"] / results["timings"]["baseline"]["median"]

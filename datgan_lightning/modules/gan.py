@@ -152,20 +152,13 @@ class GAN(LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = self.real_samples(batch)
         opt_d, opt_g = self.optimizers()
-        with self.toggled_optimizer(opt_d):
-            d_loss, d_real, d_fake = self.discriminator_step(real)
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            opt_d.step()
-        self.after_discriminator_update()
+        d_loss, d_real, d_fake = self.discriminator_update(real, opt_d)
         self.discriminator_steps += 1
         g_loss = None
         if self.discriminator_steps % self.n_dis == 0:
             with self.toggled_optimizer(opt_g):
                 g_loss = self.generator_step(real)
-                opt_g.zero_grad(set_to_none=True)
-                self.manual_backward(g_loss)
-                opt_g.step()
+                self.optimizer_step(opt_g, g_loss)
             if self.generator_ema is not None:
                 self.generator_ema.update_parameters(self.generator)
             self.generator_iterations += 1
@@ -186,14 +179,33 @@ class GAN(LightningModule):
         connector = getattr(self.trainer, "_logger_connector", None)
         return connector is None or connector.should_update_logs
 
+    def discriminator_update(self, real: Tensor, optimizer: Any) -> tuple[Tensor, Tensor, Tensor]:
+        """One D update of the ``n_dis`` per generator iteration: loss, backward, optimizer step.
+        Returns what :meth:`discriminator_step` returns (AS-GAN makes two updates here)."""
+        with self.toggled_optimizer(optimizer):
+            d_loss, d_real, d_fake = self.discriminator_step(real)
+            self.optimizer_step(optimizer, d_loss)
+        self.after_discriminator_update()
+        return d_loss, d_real, d_fake
+
+    def optimizer_step(self, optimizer: Any, loss: Tensor) -> None:
+        """zero_grad, backward (through Lightning: precision, strategy), step."""
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+
     def discriminator_step(self, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Algorithm 1, lines 3-10: returns D's loss and its logits on the (perturbed) batches."""
         with torch.no_grad():
             fake = self.generate(len(real))  # x_f = G(z), no gradient to G
         if self.perturb_discriminator:
             real, fake = self.perturbation(self.discriminator, real, fake)  # x' = x + delta
+        return self.discriminator_loss(real, fake)
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``-(g1(D(real)) + g2(D(fake)))`` batch-averaged, and D's logits on both."""
         d_real, d_fake = discriminate(self.discriminator, real, fake, self.joint_forward)
-        return self.loss.discriminator_loss(d_real, d_fake), d_real, d_fake  # -(g1(D(x_r')) + g2(D(x_f')))
+        return self.loss.discriminator_loss(d_real, d_fake), d_real, d_fake
 
     def after_discriminator_update(self) -> None:
         """Called after every D optimizer step (WGAN clips D's weights here)."""

@@ -1,0 +1,321 @@
+"""What DAT really costs: whole generator iterations of SNGAN-32, timed side by side in one process.
+
+    python benchmarks/speed.py --quick                 # batch 16, a few iterations: under 5 minutes here
+    python benchmarks/speed.py --batch 64 --json out.json
+    python benchmarks/speed.py --device cuda --bf16 --channels-last --compile
+
+One generator iteration is n_dis (5) D steps, each on a fresh real batch, plus one G step, with
+Mimicry's SNGAN-32 nets (G 256 channels, D 128), hinge loss and Adam, on random images in [-1, 1]
+(the content does not change the cost). Five runs, interleaved round by round so drift hits all alike:
+
+- ``baseline``, ``dat``, ``asgan``: the library's Lightning modules (``SNGAN``, ``SNGAN`` +
+  ``DAT()``, ``ASGAN``) under a ``Trainer``, as a user runs them;
+- ``dat_plain``: a plain PyTorch loop with the same nets, data and math as ``dat`` (our ``DAT``
+  strategy, joint D forwards, the same optimizers and LR decay), no Lightning;
+- ``dat_authors``: the same plain loop with the D step written the way the authors' code does it
+  (METHODS.md): separate clean forwards of D on the real and the fake batch for the targets, one D
+  forward and input gradient per batch for the attack, then the training forwards on the two
+  perturbed batches, which still require grad, so the training backward also computes input gradients.
+
+Ratios: dat/baseline, dat_plain/dat_authors (ours over the authors' formulation, both without
+Lightning), asgan/baseline, dat/dat_plain (Lightning over plain). Peak memory of DAT vs baseline is
+measured in a fresh subprocess per method (CUDA: max allocated; CPU: peak RSS minus the RSS before
+the first iteration). Prints a markdown table; ``--json PATH`` writes the ratios and raw timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader, TensorDataset
+
+from datgan_lightning.adversarial import DAT
+from datgan_lightning.callbacks import IterationTimer
+from datgan_lightning.callbacks.timing import summarize
+from datgan_lightning.losses import get_loss
+from datgan_lightning.modules import ASGAN, GAN, SNGAN
+from datgan_lightning.modules.gan import LinearDecay
+from datgan_lightning.nets.sngan import SNGANDiscriminator32, SNGANGenerator32
+from datgan_lightning.utils import discriminate, logits
+
+LIGHTNING_METHODS = ("baseline", "dat", "asgan")
+PLAIN_METHODS = ("dat_plain", "dat_authors")
+METHODS = LIGHTNING_METHODS + PLAIN_METHODS
+RATIOS = {  # name: (numerator, denominator)
+    "dat_over_baseline": ("dat", "baseline"),
+    "ours_over_authors": ("dat_plain", "dat_authors"),
+    "asgan_over_baseline": ("asgan", "baseline"),
+    "lightning_over_plain": ("dat", "dat_plain"),
+}
+HORIZON = 10**9  # LR decay horizon: decay runs as in training but never reaches zero here
+
+
+# ------------------------------------------------------------------------------------ setup
+def build_module(method: str, args: argparse.Namespace) -> GAN:
+    """The Lightning module of ``method`` with freshly seeded (so identical) SNGAN-32 nets."""
+    torch.manual_seed(0)
+    common = dict(n_dis=args.n_dis, max_iterations=HORIZON)
+    if method == "asgan":
+        model = ASGAN(generator=SNGANGenerator32(), discriminator=SNGANDiscriminator32(), loss="hinge",
+                      betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), **common)  # fmt: skip
+    else:
+        model = SNGAN(resolution=32, perturbation=DAT() if method.startswith("dat") else None, **common)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if args.compile:
+        model.generator.compile()
+        model.discriminator.compile()
+    return model
+
+
+def make_loader(args: argparse.Namespace) -> DataLoader:
+    generator = torch.Generator().manual_seed(0)
+    batches = args.n_dis * (1 + args.warmup + args.iterations)  # one epoch holds a round
+    images = torch.rand(args.batch * batches, 3, 32, 32, generator=generator) * 2 - 1
+    if args.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return DataLoader(TensorDataset(images), batch_size=args.batch, shuffle=True, drop_last=True, generator=generator)
+
+
+def endless(loader: DataLoader) -> Iterator[Tensor]:
+    while True:
+        for (batch,) in loader:
+            yield batch
+
+
+# ---------------------------------------------------------------------- plain PyTorch loop
+def authors_dat_discriminator_loss(D: nn.Module, real: Tensor, fake: Tensor, loss, eps: float = 1.0) -> Tensor:
+    """D's DAT loss computed the way the authors' code does (the reference for ``ours_over_authors``)."""
+    target_for_real = logits(D, fake).detach().mean()  # clean forwards, autograd on, targets detached
+    target_for_fake = logits(D, real).detach().mean()
+    perturbed = []
+    for x, target in ((real, target_for_real), (fake, target_for_fake)):
+        x = x.detach().requires_grad_(True)  # one attack forward per batch
+        (grad,) = torch.autograd.grad((logits(D, x).mean() - target).abs(), x)
+        perturbed.append((x - eps * grad.clamp(-1, 1)).clamp(-1, 1).detach().requires_grad_(True))
+    return loss.discriminator_loss(logits(D, perturbed[0]), logits(D, perturbed[1]))
+
+
+class PlainLoop:
+    """The Lightning module's math without Lightning: same nets, optimizers, LR decay and D steps."""
+
+    def __init__(self, model: GAN, authors: bool, device: torch.device, bf16: bool) -> None:
+        self.G, self.D = model.generator.to(device), model.discriminator.to(device)
+        self.perturbation, self.loss, self.n_dis, self.authors = model.perturbation, get_loss("hinge"), model.n_dis, authors
+        self.device = device
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        hp = model.hparams
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=hp.lr_d, betas=tuple(hp.betas_d))
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=hp.lr_g, betas=tuple(hp.betas_g))
+        self.schedulers = [LambdaLR(opt, LinearDecay(HORIZON)) for opt in (self.opt_d, self.opt_g)]
+
+    def discriminator_step(self, real: Tensor) -> None:
+        with torch.no_grad(), self.autocast:
+            fake = self.G(self.G.sample_latent(len(real), self.device))
+        with self.autocast:
+            if self.authors:
+                d_loss = authors_dat_discriminator_loss(self.D, real, fake, self.loss)
+            else:
+                if self.perturbation is not None:
+                    real, fake = self.perturbation(self.D, real, fake)
+                d_loss = self.loss.discriminator_loss(*discriminate(self.D, real, fake))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+
+    def generator_step(self, n: int) -> None:
+        self.D.requires_grad_(False)  # as Lightning's optimizer toggling does: no D gradients in G's step
+        with self.autocast:
+            g_loss = self.loss.generator_loss(logits(self.D, self.G(self.G.sample_latent(n, self.device))))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        for scheduler in self.schedulers:
+            scheduler.step()
+
+    def run(self, batches: Iterator[Tensor], iterations: int, on_iteration_end: Callable[[], None]) -> None:
+        for _ in range(iterations):
+            for _ in range(self.n_dis):
+                real = next(batches).to(self.device, non_blocking=True)
+                self.discriminator_step(real)
+            self.generator_step(len(real))
+            on_iteration_end()
+
+
+# ------------------------------------------------------------------------------------ timing
+class Clock:
+    """Called at each iteration's end: keeps the time since the previous call, as ``IterationTimer``
+    does (so the first iteration, which creates the data iterator, is never timed), after ``warmup``."""
+
+    def __init__(self, device: torch.device, warmup: int) -> None:
+        self.device, self.warmup, self.calls, self.times, self.last = device, warmup, 0, [], None
+
+    def __call__(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.calls += 1
+        if self.last is not None and self.calls > self.warmup + 1:
+            self.times.append(now - self.last)
+        self.last = now
+
+
+def trainer(args: argparse.Namespace, iterations: int, callbacks: list) -> L.Trainer:
+    return L.Trainer(
+        accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, max_epochs=1,
+        limit_train_batches=iterations * args.n_dis,  # not max_steps: AS-GAN makes 2 n_dis + 1 steps per iteration
+        precision="bf16-mixed" if args.bf16 else "32-true", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
+    )  # fmt: skip
+
+
+def time_round(method: str, state: dict, args: argparse.Namespace, loader: DataLoader) -> list[float]:
+    """``args.iterations`` timed generator iterations of ``method`` after ``1 + args.warmup`` untimed ones."""
+    total = 1 + args.warmup + args.iterations
+    if method in LIGHTNING_METHODS:
+        timer = IterationTimer(warmup=args.warmup)
+        trainer(args, total, [timer]).fit(state[method], loader)
+        return timer.times
+    clock = Clock(torch.device(args.device), args.warmup)
+    state[method].run(endless(loader), total, clock)
+    return clock.times
+
+
+def build_state(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device)
+    state = {method: build_module(method, args) for method in LIGHTNING_METHODS}
+    for method in PLAIN_METHODS:
+        state[method] = PlainLoop(build_module(method, args), authors=method == "dat_authors", device=device, bf16=args.bf16)
+    return state
+
+
+# ------------------------------------------------------------------------------------ memory
+def peak_memory_probe(method: str, args: argparse.Namespace) -> int:
+    """Bytes of peak memory one method's iterations add, measured in this (fresh) process."""
+    device = torch.device(args.device)
+    model = build_module("dat_plain" if method == "dat" else "baseline", args)
+    loop = PlainLoop(model, authors=False, device=device, bf16=args.bf16)
+    batches = endless(make_loader(args))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        loop.run(batches, 1, lambda: None)
+        return torch.cuda.max_memory_allocated(device) - before
+    before = _rss_bytes()
+    loop.run(batches, 1, lambda: None)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before  # Linux reports KiB
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def peak_memory(method: str, argv: list[str]) -> int:
+    out = subprocess.run([sys.executable, __file__, *argv, "--memory-probe", method], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+# -------------------------------------------------------------------------------------- main
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=None, help="batch size (default 64; 16 with --quick)")
+    parser.add_argument("--n-dis", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=None, help="timed generator iterations per method and round (default 4; 1 with --quick)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of all methods (default 3; 2 with --quick)")
+    parser.add_argument("--warmup", type=int, default=0, help="untimed generator iterations per round besides the first, which is never timed")
+    parser.add_argument("--quick", action="store_true", help="batch 16, 2 rounds of 1 timed iteration: about 4 minutes on 2 CPU cores")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (Lightning: precision='bf16-mixed')")
+    parser.add_argument("--channels-last", action="store_true", help="nets and images in channels_last memory format")
+    parser.add_argument("--compile", action="store_true", help="torch.compile G and D (nn.Module.compile)")
+    parser.add_argument("--skip-memory", action="store_true", help="do not measure peak memory (saves two subprocess runs)")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--memory-probe", choices=("baseline", "dat"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.batch = args.batch or (16 if args.quick else 64)
+    args.iterations = args.iterations or (1 if args.quick else 4)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    for option in ("batch", "n_dis", "iterations", "rounds"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')}={getattr(args, option)} must be >= 1")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is visible to torch; run on a GPU machine or use --device cpu")
+    if args.bf16 and args.device == "cpu":
+        parser.error("--bf16 is for --device cuda (bf16 on this CPU would time the emulation, not the method)")
+    return args
+
+
+def table(results: dict, args: argparse.Namespace) -> str:
+    rows = [
+        f"SNGAN-32, batch {args.batch}, n_dis {args.n_dis}, {args.device}"
+        + (f" ({args.threads} threads)" if args.device == "cpu" else "")
+        + "".join(f", {flag}" for flag in ("bf16", "channels_last", "compile") if getattr(args, flag))
+        + f"; {args.rounds} rounds x {args.iterations} timed iterations per method",
+        "",
+        "| run | s / generator iteration (median) | IQR (s) | timed iterations |",
+        "| --- | --- | --- | --- |",
+    ]
+    for method, t in results["timings"].items():
+        rows.append(f"| {method} | {t['median']:.3f} | {t['q1']:.3f}-{t['q3']:.3f} | {t['n']} |")
+    rows += ["", "| measure | ratio |", "| --- | --- |"]
+    for name, (num, den) in RATIOS.items():
+        rows.append(f"| {name} ({num} / {den}) | {results[name]:.3f} |")
+    if results.get("dat_peak_memory_ratio") is not None:
+        mib = results["peak_memory_bytes"]
+        rows.append(f"| dat_peak_memory_ratio (dat / baseline: {mib['dat'] / 2**20:.0f} / {mib['baseline'] / 2**20:.0f} MiB) "
+                    f"| {results['dat_peak_memory_ratio']:.3f} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        print(peak_memory_probe(args.memory_probe, args))
+        return {}
+    L.seed_everything(0, verbose=False)
+    loader, state = make_loader(args), build_state(args)
+    times = {method: [] for method in METHODS}
+    for _ in range(args.rounds):  # interleaved: each round runs every method once
+        for method in METHODS:
+            times[method] += time_round(method, state, args, loader)
+    timings = {method: summarize(t) for method, t in times.items()}
+    results = {name: timings[num]["median"] / timings[den]["median"] for name, (num, den) in RATIOS.items()}
+    results["dat_peak_memory_ratio"] = None
+    if not args.skip_memory:
+        peaks = {method: peak_memory(method, argv) for method in ("baseline", "dat")}
+        results["peak_memory_bytes"] = peaks
+        results["dat_peak_memory_ratio"] = peaks["dat"] / peaks["baseline"]
+    results["timings"] = timings
+    results["raw_times"] = times
+    results["setup"] = {k: getattr(args, k) for k in ("batch", "n_dis", "iterations", "rounds", "warmup", "threads", "device", "bf16", "channels_last", "compile")}
+    results["setup"].update(torch=torch.__version__, lightning=L.__version__, machine=platform.processor() or platform.machine())
+    print(table(results, args))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"json: {args.json}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

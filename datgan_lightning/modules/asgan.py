@@ -1,0 +1,65 @@
+"""AS-GAN (Adversarial-Sample GAN): a second D update per step on FGSM-attacked real images.
+
+Per D step (METHODS.md, AS-GAN): the normal update on ``(x, G(z))``; then
+``x_hat = clamp(x - eps * sign(grad_x V))``, the untargeted FGSM attack on the reals only, with
+``V = g1(D(x)) + g2(D(G(z)))``; then a second update on ``(x_hat, G(z))`` with the same fakes.
+The input gradient comes from the first update's backward pass (the reals are leaves that require
+grad), so the attack costs no extra forward. With spectral norm each of the two D forwards
+advances the power iteration, as two D updates do in the paper's code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from datgan_lightning.modules.gan import GAN, _check
+
+
+class ASGAN(GAN):
+    """:class:`GAN` whose every D step is two D updates: on clean reals, then on FGSM reals.
+
+    Args:
+        eps: FGSM step on real images (AS-GAN: 1/255 on images in [-1, 1], as the paper states).
+        data_range: ``(low, high)`` the attacked reals are clamped to, ``None`` for unbounded data.
+        kwargs: the arguments of :class:`GAN` (nets, loss, n_dis, optimizers, ...); ``perturbation``
+            must stay unset, AS-GAN makes its own adversarial reals.
+
+    Example:
+        >>> from datgan_lightning.nets.sngan import SNGANDiscriminator32, SNGANGenerator32
+        >>> gan = ASGAN(generator=SNGANGenerator32(ngf=8), discriminator=SNGANDiscriminator32(ndf=8), loss="hinge")
+        >>> gan.eps == 1 / 255
+        True
+    """
+
+    def __init__(self, eps: float = 1 / 255, data_range: tuple[float, float] | None = (-1.0, 1.0), **kwargs: Any) -> None:
+        _check(eps >= 0, "eps", eps, "use eps >= 0, e.g. 1/255 (0 repeats the clean update)")
+        _check(kwargs.get("perturbation") is None, "perturbation", kwargs.get("perturbation"),
+               "leave it unset for ASGAN, which crafts its own FGSM reals (eps sets their size)")  # fmt: skip
+        _check(data_range is None or data_range[0] < data_range[1], "data_range", data_range, "use (low, high) with low < high, or null")
+        super().__init__(**kwargs)
+        self.eps = float(eps)
+        self.data_range = None if data_range is None else (float(data_range[0]), float(data_range[1]))
+
+    def discriminator_update(self, real: Tensor, optimizer: Any) -> tuple[Tensor, Tensor, Tensor]:
+        real = real.detach().requires_grad_(True)  # its .grad after the first backward drives FGSM
+        with torch.no_grad():
+            fake = self.generate(len(real))
+        with self.toggled_optimizer(optimizer):
+            d_loss, d_real, d_fake = self.discriminator_loss(real, fake)
+            self.optimizer_step(optimizer, d_loss)
+        self.after_discriminator_update()
+        # D's loss is -V, so x - eps * sign(grad V) = x + eps * sign(grad loss)
+        real_adv = self.fgsm_reals(real.detach(), real.grad)
+        with self.toggled_optimizer(optimizer):
+            adv_loss, _, _ = self.discriminator_loss(real_adv, fake)
+            self.optimizer_step(optimizer, adv_loss)
+        self.after_discriminator_update()
+        return d_loss, d_real, d_fake
+
+    def fgsm_reals(self, real: Tensor, loss_grad: Tensor) -> Tensor:
+        """``clamp(x + eps * sign(grad_x loss))`` for D's loss ``-V``: the attack that lowers ``V``."""
+        real_adv = real + self.eps * loss_grad.sign()
+        return real_adv if self.data_range is None else real_adv.clamp(*self.data_range)
