@@ -2,19 +2,42 @@
 
     datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml
     datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml --model.perturbation.init_args.eps 0.6
+    datgan evaluate --config configs/cpu/dcgan_mnist_dat.yaml --ckpt_path runs/.../last.ckpt
+
+``evaluate`` loads a checkpoint and prints (and writes as JSON) the numbers of the metric callbacks
+in the config (``ImageQualityMetrics``, ``RobustnessMetrics``).
 """
 
 from __future__ import annotations
 
-from lightning.pytorch import LightningDataModule
+from typing import Any
+
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI
 
 from datgan_lightning.errors import ConfigurationError
+from datgan_lightning.evaluation import evaluate_checkpoint
 from datgan_lightning.modules.gan import GAN
+
+
+class DatganTrainer(Trainer):
+    """Lightning's Trainer plus the ``evaluate`` verb."""
+
+    def evaluate(
+        self, model: LightningModule, datamodule: LightningDataModule | None = None, ckpt_path: str | None = None, out: str | None = None
+    ) -> dict[str, Any]:
+        """Score ``ckpt_path`` with the configured metric callbacks; print and write JSON (``out``,
+        default ``<checkpoint>.metrics.json``)."""
+        evaluators = [c for c in self.callbacks if callable(getattr(c, "evaluate", None))]
+        return evaluate_checkpoint(model, datamodule, evaluators, ckpt_path, self.strategy.root_device, out)
 
 
 class DatganCLI(LightningCLI):
     """LightningCLI whose bad option values end in one ``error:`` line, not a traceback."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {**LightningCLI.subcommands(), "evaluate": {"model", "datamodule"}}
 
     def instantiate_classes(self) -> None:
         try:
@@ -36,6 +59,7 @@ def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     return DatganCLI(
         GAN,
         LightningDataModule,
+        trainer_class=DatganTrainer,
         subclass_mode_model=True,
         subclass_mode_data=True,
         args=args,

@@ -1,6 +1,9 @@
 """Lightning callbacks: they observe training and never change it."""
 
+from datgan_lightning.callbacks.image_quality import ImageQualityMetrics
 from datgan_lightning.callbacks.mixture import MixtureMetrics
+from datgan_lightning.callbacks.robustness import RobustnessMetrics
+from datgan_lightning.callbacks.samples import SampleGrid
 from datgan_lightning.callbacks.timing import IterationTimer
 
-__all__ = ["IterationTimer", "MixtureMetrics"]
+__all__ = ["ImageQualityMetrics", "IterationTimer", "MixtureMetrics", "RobustnessMetrics", "SampleGrid"]

@@ -65,6 +65,14 @@ class NpzImages(LightningDataModule):
         """``(C, H, W)`` of the training images (after :meth:`setup`)."""
         return tuple(self.splits["train"].tensors[0].shape[1:])
 
+    @property
+    def train_dataset(self) -> TensorDataset | None:
+        return self.splits.get("train")
+
+    @property
+    def test_dataset(self) -> TensorDataset | None:
+        return self.splits.get("test")
+
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
         return self._loader("train", shuffle=True, drop_last=True, generator=generator)

@@ -1,0 +1,92 @@
+"""FID / KID / IS during training and for ``datgan evaluate``."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_info
+
+from datgan_lightning.callbacks.base import EveryNIterations
+from datgan_lightning.errors import ConfigurationError
+from datgan_lightning.metrics.extractors import FeatureExtractor
+from datgan_lightning.metrics.fidelity import ImageQuality
+
+DEFAULT_CACHE = Path.home() / ".cache" / "datgan_lightning" / "real_features"
+
+
+class ImageQualityMetrics(EveryNIterations):
+    """FID and KID against the datamodule's train and test splits and IS of the samples, logged as
+    ``fid/<split>/<extractor>``, ``kid/<split>/<extractor>``, ``is/<extractor>`` and kept in
+    ``<log dir>/image_quality.json``. Samples come from the EMA generator when the module has one.
+
+    The extractor lives in this callback, never in the module, so checkpoints do not carry it.
+    Under DDP each rank extracts a shard of the reals and generates a shard of the (seeded) fakes;
+    the shards are gathered, so every rank computes the one-device numbers.
+
+    Args:
+        extractor: :class:`~datgan_lightning.metrics.extractors.InceptionV3Features` (standard) or
+            :class:`~datgan_lightning.metrics.extractors.DomainClassifierFeatures` (offline).
+        every_n_iterations: interval in generator iterations (and after the last one).
+        splits: real splits to compare with, from ``train``/``test``.
+        num_real, num_fake: samples per split (the papers: 50k train, 10k test).
+        batch_size, kid_subsets, kid_subset_size, is_splits, seed: see :class:`~datgan_lightning.metrics.fidelity.ImageQuality`.
+        cache_dir: real features kept between runs (``~/.cache/datgan_lightning/real_features``); ``null``: none.
+    """
+
+    json_name = "image_quality.json"
+
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        every_n_iterations: int = 5000,
+        splits: Sequence[str] = ("train", "test"),
+        num_real: dict[str, int] | None = None,
+        num_fake: dict[str, int] | None = None,
+        batch_size: int = 100,
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+        is_splits: int = 10,
+        cache_dir: str | None = str(DEFAULT_CACHE),
+        seed: int = 0,
+    ) -> None:
+        super().__init__(every_n_iterations)
+        unknown = [s for s in splits if s not in ("train", "test")]
+        if unknown or not splits:
+            raise ValueError(f"ImageQualityMetrics: splits={list(splits)} is invalid; use a non-empty subset of ['train', 'test'].")
+        self.splits = tuple(splits)
+        self.quality = ImageQuality(extractor, num_real, num_fake, batch_size, kid_subsets, kid_subset_size, is_splits, cache_dir, seed)
+
+    def evaluate(self, module: LightningModule, datamodule: Any) -> dict[str, float]:
+        datasets = {}
+        for split in self.splits:
+            dataset = getattr(datamodule, f"{split}_dataset", None)
+            if dataset is None:
+                raise ConfigurationError(
+                    f"ImageQualityMetrics: {type(datamodule).__name__} has no {split} split; "
+                    f"set splits to the ones it has (e.g. splits=['train'])."
+                )
+            datasets[split] = dataset
+        trainer = module._trainer
+        world_size = trainer.world_size if trainer is not None else 1
+        return self.quality(
+            module.sampling_generator, datasets, data_key=data_key(datamodule), device=module.device,
+            rank=trainer.global_rank if trainer is not None else 0, world_size=world_size,
+            gather=module.all_gather if world_size > 1 else None,
+        )  # fmt: skip
+
+    def run(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
+        metrics = super().run(trainer, pl_module)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k.startswith("kid_std"))
+        rank_zero_info(f"Iteration {pl_module.generator_iterations}: {shown}")
+        return metrics
+
+
+def data_key(datamodule: Any) -> str:
+    """Names a dataset on disk for the cache: its class and where it lives."""
+    where = str(getattr(datamodule, "root", None) or getattr(datamodule, "path", None) or "")
+    size = getattr(datamodule, "image_size", "")
+    return f"{type(datamodule).__name__}{size}-{hashlib.sha1(str(Path(where).resolve()).encode()).hexdigest()[:8]}"

@@ -1,0 +1,67 @@
+"""A fixed-noise sample grid, logged and saved as PNG while training."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from torchvision.utils import make_grid, save_image
+
+
+class SampleGrid(Callback):
+    """Every ``every_n_iterations`` generator iterations (and after the last), samples from a fixed
+    latent batch (the EMA generator when enabled) go into one ``make_grid`` image: logged to every
+    logger that takes images (TensorBoard ``add_image``, loggers with ``log_image`` such as W&B) and
+    saved as ``<log dir>/samples/iteration_XXXXXX.png`` (written atomically). Rank 0 only.
+
+    Args:
+        every_n_iterations: interval in generator iterations.
+        num_samples, nrow: grid size.
+        seed: seed of the latent batch (the same ``z`` every time, so grids show training progress).
+    """
+
+    def __init__(self, every_n_iterations: int = 1000, num_samples: int = 64, nrow: int = 8, seed: int = 0) -> None:
+        if every_n_iterations < 1 or num_samples < 1 or nrow < 1:
+            raise ValueError(
+                f"SampleGrid: every_n_iterations={every_n_iterations}, num_samples={num_samples}, nrow={nrow} must all be >= 1."
+            )
+        self.every_n_iterations, self.num_samples, self.nrow, self.seed = every_n_iterations, num_samples, nrow, seed
+        self.saved: list[Path] = []
+        self._last_iteration: int | None = None
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        iteration = pl_module.generator_iterations
+        if iteration == self._last_iteration:
+            return
+        self._last_iteration = iteration
+        if iteration % self.every_n_iterations == 0 or iteration >= pl_module.max_iterations:
+            self.log_grid(trainer, pl_module)
+
+    def grid(self, module: LightningModule) -> torch.Tensor:
+        z = torch.randn(self.num_samples, module.generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        samples = module.sample(z=z.to(module.device)).float().cpu()
+        return make_grid(samples, nrow=self.nrow, normalize=True, value_range=(-1, 1))
+
+    @rank_zero_only
+    def log_grid(self, trainer: Trainer, module: LightningModule) -> Path:
+        iteration = module.generator_iterations
+        grid = self.grid(module)
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("samples", grid, global_step=iteration)
+            elif hasattr(logger, "log_image"):
+                logger.log_image(key="samples", images=[grid], step=trainer.global_step)
+        path = Path(trainer.log_dir or trainer.default_root_dir) / "samples" / f"iteration_{iteration:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
+        os.close(fd)
+        save_image(grid, tmp, format="png")
+        os.replace(tmp, path)
+        self.saved.append(path)
+        return path

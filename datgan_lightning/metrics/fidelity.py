@@ -1,0 +1,214 @@
+"""FID, KID and IS of a generator against real splits, with real features computed once.
+
+The formulas are torch-fidelity's own (``fid_statistics_to_metric``, ``kid_features_to_metric``,
+``isc_features_to_metric``), applied to features we extract batch by batch, so the numbers equal
+``torch_fidelity.calculate_metrics`` on the same images and extractor (tested). We extract
+features ourselves rather than stream them into torchmetrics' metric states so that (a) real
+features can be cached on disk and reused across runs and (b) under DDP each rank extracts a
+shard and the shards are gathered back into one ordered set, identical to a one-device run.
+
+Example:
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> class Pixels(FeatureExtractor):                      # a toy extractor: 4 pixel features
+    ...     name, num_features = "pixels", 4
+    ...     def forward(self, x):
+    ...         f = x.flatten(1)[:, :4]
+    ...         return f, f
+    >>> class G(torch.nn.Module):
+    ...     latent_dim = 4
+    ...     def forward(self, z):
+    ...         return z.tanh().view(-1, 1, 2, 2)
+    >>> reals = TensorDataset(torch.rand(64, 1, 2, 2) * 2 - 1)
+    >>> quality = ImageQuality(Pixels(), num_real={"test": 64}, kid_subset_size=32, batch_size=16)
+    >>> sorted(quality(G(), {"test": reals}, data_key="toy"))
+    ['fid/test/pixels', 'is/pixels', 'kid/test/pixels', 'kid_std/test/pixels']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from datgan_lightning.metrics.extractors import FeatureExtractor
+
+PAPER_NUM_REAL = {"train": 50_000, "test": 10_000}  # the papers' protocol: 50k vs train, 10k vs test
+Gather = Callable[[Tensor], Tensor]  # (n, ...) on each rank -> (world_size, n, ...)
+
+
+def fid_from_features(real: Tensor, fake: Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (torch-fidelity's formula)."""
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+
+    stats = [fid_features_to_statistics(f.double().cpu()) for f in (real, fake)]
+    return fid_statistics_to_metric(*stats, verbose=False)[KEY_METRIC_FID]
+
+
+def kid_from_features(real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 2020) -> tuple[float, float]:
+    """Mean and std of the unbiased polynomial-kernel MMD² over random subsets (torch-fidelity's KID)."""
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+    subset_size = min(subset_size, len(real), len(fake))
+    out = kid_features_to_metric(real.cpu(), fake.cpu(), kid_subsets=subsets, kid_subset_size=subset_size, verbose=False, rng_seed=seed)
+    return out[KEY_METRIC_KID_MEAN], out[KEY_METRIC_KID_STD]
+
+
+def inception_score(logits: Tensor, splits: int = 10) -> tuple[float, float]:
+    """Mean and std over ``splits`` of ``exp(E KL(p(y|x) || p(y)))`` (torch-fidelity's IS)."""
+    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+
+    out = isc_features_to_metric(logits.cpu(), splits=min(splits, len(logits)))
+    return out[KEY_METRIC_ISC_MEAN], out[KEY_METRIC_ISC_STD]
+
+
+class RealFeatureCache:
+    """Real features on disk, one file per key, written atomically (temporary file, then rename)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def path(self, key: str) -> Path:
+        readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:80]
+        return self.directory / f"{readable}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
+
+    def load(self, key: str) -> Tensor | None:
+        path = self.path(key)
+        return torch.load(path, map_location="cpu", weights_only=True)["features"] if path.is_file() else None
+
+    def save(self, key: str, features: Tensor) -> Path:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        torch.save({"key": key, "features": features.cpu()}, tmp)
+        os.replace(tmp, path)
+        return path
+
+
+def _images(batch) -> Tensor:
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+class ImageQuality:
+    """FID and KID against each real split, IS of the fakes, with one feature extractor.
+
+    Real features are extracted once per (split, count) and kept for the next call; with
+    ``cache_dir`` they are also stored on disk, keyed by dataset, split, count, image size and
+    extractor, so a later run pays only for the fakes. Metric names carry the extractor's name,
+    e.g. ``fid/test/inception-v3``.
+
+    Args:
+        extractor: a :class:`~datgan_lightning.metrics.extractors.FeatureExtractor`.
+        num_real: real samples per split (capped at the split's size); the papers: 50k train, 10k test.
+        num_fake: generated samples per split (default: as many as reals); IS uses the largest count.
+        batch_size: images per extractor call (per rank).
+        kid_subsets, kid_subset_size: KID's random subsets (torch-fidelity's 100 x 1000).
+        is_splits: IS's splits (10).
+        cache_dir: where to keep real features between runs; ``None``: memory only.
+        seed: seed of the latent batch, so every evaluation scores the same ``z``.
+    """
+
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        num_real: dict[str, int] | None = None,
+        num_fake: dict[str, int] | None = None,
+        batch_size: int = 100,
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+        is_splits: int = 10,
+        cache_dir: str | Path | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.extractor = extractor
+        self.num_real = dict(PAPER_NUM_REAL if num_real is None else num_real)
+        self.num_fake = dict(self.num_real if num_fake is None else num_fake)
+        for option, counts in (("num_real", self.num_real), ("num_fake", self.num_fake)):
+            bad = {k: v for k, v in counts.items() if int(v) != v or v < 2}
+            if bad:
+                raise ValueError(f"ImageQuality: {option}={bad} is invalid; use at least 2 samples per split.")
+        if batch_size < 1:
+            raise ValueError(f"ImageQuality: batch_size={batch_size} is invalid; use a positive batch size.")
+        self.batch_size, self.kid_subsets, self.kid_subset_size, self.is_splits = batch_size, kid_subsets, kid_subset_size, is_splits
+        self.cache = None if cache_dir is None else RealFeatureCache(cache_dir)
+        self.seed = seed
+        self._real: dict[str, Tensor] = {}
+
+    @torch.no_grad()
+    def _extract(self, batches: Iterator[Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
+        self.extractor.to(device)
+        features, logits = [], []
+        for images in batches:
+            f, lg = self.extractor(images.to(device))
+            features.append(f.float().cpu())
+            logits.append(lg.float().cpu())
+        return torch.cat(features), torch.cat(logits)
+
+    @staticmethod
+    def _shard(n: int, rank: int, world_size: int) -> list[int]:
+        # interleaved equal shards: gathering (world, n/world) and transposing restores the order 0..n-1
+        return list(range(rank, n - n % world_size, world_size))
+
+    @staticmethod
+    def _unshard(local: Tensor, gather: Gather | None) -> Tensor:
+        if gather is None:
+            return local
+        gathered = gather(local).cpu()  # (world, n_local, ...)
+        return gathered.transpose(0, 1).reshape(-1, *local.shape[1:])
+
+    def real_features(
+        self, split: str, dataset: Dataset, data_key: str, device: torch.device | str = "cpu",
+        rank: int = 0, world_size: int = 1, gather: Gather | None = None,
+    ) -> Tensor:  # fmt: skip
+        """Features of the first ``num_real[split]`` images of ``dataset``: from memory, disk, or extracted."""
+        n = min(self.num_real.get(split, len(dataset)), len(dataset))
+        first = _images(dataset[0])
+        key = f"{data_key}-{split}-n{n}-{'x'.join(map(str, first.shape))}-{self.extractor.name}"
+        if key not in self._real:
+            features = self.cache.load(key) if self.cache is not None else None
+            if features is None:
+                loader = DataLoader(Subset(dataset, self._shard(n, rank, world_size)), batch_size=self.batch_size)
+                features = self._unshard(self._extract(map(_images, loader), torch.device(device))[0], gather)
+                if self.cache is not None and rank == 0:
+                    self.cache.save(key, features)
+            self._real[key] = features
+        return self._real[key]
+
+    @torch.no_grad()
+    def fake_features(
+        self, generator: nn.Module, n: int, device: torch.device | str = "cpu",
+        rank: int = 0, world_size: int = 1, gather: Gather | None = None,
+    ) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """Features and logits of ``n`` samples of ``generator`` (run in eval mode) from a seeded latent batch."""
+        z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))[self._shard(n, rank, world_size)]
+        was_training = generator.training
+        generator.eval()
+        try:
+            batches = (generator(chunk.to(device)) for chunk in z.split(self.batch_size))
+            features, logits = self._extract(batches, torch.device(device))
+        finally:
+            generator.train(was_training)
+        return self._unshard(features, gather), self._unshard(logits, gather)
+
+    def __call__(
+        self, generator: nn.Module, datasets: dict[str, Dataset], data_key: str, device: torch.device | str = "cpu",
+        rank: int = 0, world_size: int = 1, gather: Gather | None = None,
+    ) -> dict[str, float]:  # fmt: skip
+        """``{"fid/<split>/<extractor>", "kid/...", "kid_std/...", "is/<extractor>"}`` for each split given."""
+        name = self.extractor.name
+        counts = [self.num_fake.get(split, self.num_real.get(split, len(data))) for split, data in datasets.items()]
+        fake, logits = self.fake_features(generator, max(counts), device, rank, world_size, gather)
+        results = {f"is/{name}": inception_score(logits, self.is_splits)[0]}
+        for (split, dataset), n in zip(datasets.items(), counts):
+            real = self.real_features(split, dataset, data_key, device, rank, world_size, gather)
+            results[f"fid/{split}/{name}"] = fid_from_features(real, fake[:n])
+            kid, kid_std = kid_from_features(real, fake[:n], self.kid_subsets, self.kid_subset_size)
+            results[f"kid/{split}/{name}"], results[f"kid_std/{split}/{name}"] = kid, kid_std
+        return results

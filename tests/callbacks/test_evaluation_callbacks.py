@@ -1,0 +1,89 @@
+"""FID/KID/IS, robustness and sample-grid callbacks inside a tiny Trainer.fit, and ``datgan evaluate``."""
+
+import csv
+import json
+
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import TensorDataset
+
+from datgan_lightning.callbacks import ImageQualityMetrics, RobustnessMetrics, SampleGrid
+from datgan_lightning.cli import main
+from datgan_lightning.data import NpzImages
+from datgan_lightning.metrics import DomainClassifierFeatures
+from datgan_lightning.metrics.domain_classifier import save_domain_classifier, train_domain_classifier
+from datgan_lightning.modules import DCGAN
+from tests.conftest import CONFIGS, fast_trainer
+
+
+def _mnist_like(tmp_path, n=16):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, 1, 32, 32), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n)
+    path = tmp_path / "images.npz"
+    np.savez(path, train_x=images, train_y=labels, test_x=images[::-1], test_y=labels[::-1])
+    return path
+
+
+def _classifier(tmp_path):
+    data = TensorDataset(torch.rand(32, 1, 32, 32) * 2 - 1, torch.arange(32) % 10)
+    return save_domain_classifier(train_domain_classifier(data, num_classes=10, channels=1, epochs=1, batch_size=16), tmp_path / "clf.pt")
+
+
+def test_callbacks_log_to_csv_and_tensorboard_and_write_files(tmp_path):
+    extractor = DomainClassifierFeatures(str(_classifier(tmp_path)))
+    quality = ImageQualityMetrics(extractor, every_n_iterations=1, num_real={"train": 16, "test": 16}, batch_size=8,
+                                  kid_subset_size=8, cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    robustness = RobustnessMetrics(every_n_iterations=2, num_samples=8, max_iterations=5)
+    grid = SampleGrid(every_n_iterations=1, num_samples=4, nrow=2)
+    csv_logger = CSVLogger(tmp_path, name="csv")
+    tensorboard = TensorBoardLogger(tmp_path, name="tb")
+    trainer = fast_trainer(tmp_path, logger=[csv_logger, tensorboard], log_every_n_steps=1,
+                           callbacks=[quality, robustness, grid, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+                           enable_checkpointing=True)  # fmt: skip
+    model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, max_iterations=2, ema_decay=0.9)
+    trainer.fit(model, NpzImages(str(_mnist_like(tmp_path)), batch_size=4))
+
+    with open(csv_logger.log_dir + "/metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    name = extractor.name
+    for column in (f"fid/train/{name}", f"fid/test/{name}", f"kid/test/{name}", f"is/{name}", "robustness/flip_share_fake",
+                   "robustness/accuracy_real_fgsm", "robustness/iterations_to_flip_real"):  # fmt: skip
+        values = [float(r[column]) for r in rows if r.get(column)]
+        assert values and all(np.isfinite(values)), column
+    fids = [float(r[f"fid/test/{name}"]) for r in rows if r.get(f"fid/test/{name}")]
+    assert len(fids) == 2 and fids[0] > 0
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    log_dir = trainer.log_dir
+    assert [p.name for p in sorted((tmp_path / log_dir).glob("samples/*.png"))] == ["iteration_000001.png", "iteration_000002.png"]
+    history = json.loads((tmp_path / log_dir / "image_quality.json").read_text())
+    assert [h["generator_iterations"] for h in history] == [1, 2]
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 2  # train and test reals
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert not any("classifier" in k or "inception" in k.lower() for k in checkpoint["state_dict"])
+
+
+def test_sample_grid_uses_the_ema_generator(tmp_path):
+    model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, ema_decay=0.5)
+    with torch.no_grad():
+        for p in model.generator_ema.module.parameters():
+            p.zero_()  # an EMA generator of all zeros outputs tanh(0) = 0 everywhere
+    grid = SampleGrid(num_samples=4, nrow=2).grid(model)
+    assert torch.allclose(grid[:, 2:34, 2:34], torch.full_like(grid[:, 2:34, 2:34], 0.5))  # 0 -> mid-grey after normalize
+
+
+def test_datgan_evaluate_prints_and_writes_json_for_a_checkpoint(tmp_path, capsys):
+    data = ["--data=datgan_lightning.data.NpzImages", f"--data.path={_mnist_like(tmp_path)}", "--data.batch_size=4"]
+    common = ["--config", str(CONFIGS / "cpu" / "dcgan_mnist_dat.yaml"), f"--trainer.default_root_dir={tmp_path}",
+              f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false",
+              "--model.init_args.ngf=4", "--model.init_args.ndf=4", *data]  # fmt: skip
+    main(["fit", *common, "--model.init_args.max_iterations=2", "--trainer.enable_model_summary=false"])
+    (checkpoint,) = tmp_path.rglob("last.ckpt")
+    out = tmp_path / "scores.json"
+    main(["evaluate", *common, "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics",
+          "--trainer.callbacks.init_args.max_iterations=5", f"--ckpt_path={checkpoint}", f"--out={out}"])  # fmt: skip
+    scores = json.loads(out.read_text())
+    assert scores["generator_iterations"] == 2 and 0 <= scores["robustness/flip_share_fake"] <= 1
+    assert '"robustness/accuracy_real_clean"' in capsys.readouterr().out

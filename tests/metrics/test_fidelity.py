@@ -1,0 +1,158 @@
+"""FID/KID/IS against torch-fidelity on the same images and extractor; real-feature caching; DDP shards."""
+
+import pytest
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from datgan_lightning.metrics import ImageQuality, fid_from_features, inception_score, kid_from_features
+from datgan_lightning.metrics.extractors import FeatureExtractor, to_uint8
+
+torch_fidelity = pytest.importorskip("torch_fidelity")
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase  # noqa: E402
+
+PROJECTION = torch.randn(3 * 8 * 8, 16, generator=torch.Generator().manual_seed(0))
+
+
+def tiny_features(x_uint8):
+    """A fixed random projection of the pixels: 16 features, and the same as 10 'logits'."""
+    f = torch.tanh((x_uint8.float() / 255).flatten(1) @ PROJECTION)
+    return f, f[:, :10]
+
+
+class TinyFidelityExtractor(FeatureExtractorBase):
+    """The tiny extractor as torch-fidelity sees it (uint8 in)."""
+
+    def __init__(self, name, features_list, **kwargs):
+        super().__init__(name, features_list)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("f", "logits")
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return {"fid": "f", "kid": "f", "isc": "logits"}[metric]
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return None
+
+    def forward(self, x):
+        f, logits = tiny_features(x)
+        return tuple({"f": f, "logits": logits}[name] for name in self.features_list)
+
+
+class TinyExtractor(FeatureExtractor):
+    """The same extractor as ours sees it (images in [-1, 1])."""
+
+    name, num_features = "tiny", 16
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, images):
+        self.calls += 1
+        return tiny_features(to_uint8(images))
+
+
+class Uint8Images(Dataset):
+    def __init__(self, images):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i]
+
+
+def _uint8_images(n, seed, shift=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, 3, 8, 8, generator=g) * 200 + shift).round().clamp(0, 255).to(torch.uint8)
+
+
+def test_fid_kid_is_equal_torch_fidelity_on_the_same_images_and_extractor():
+    torch_fidelity.register_feature_extractor("datgan-tiny-test", TinyFidelityExtractor)
+    real, fake = _uint8_images(300, 0), _uint8_images(300, 1, shift=40)
+    reference = torch_fidelity.calculate_metrics(
+        input1=Uint8Images(fake), input2=Uint8Images(real), fid=True, kid=True, isc=True, feature_extractor="datgan-tiny-test",
+        kid_subset_size=100, kid_subsets=50, cuda=False, verbose=False, cache=False, batch_size=64,
+    )  # fmt: skip
+    ours = TinyExtractor()
+    real_f, _ = ours(real.float() / 127.5 - 1)
+    fake_f, fake_logits = ours(fake.float() / 127.5 - 1)
+    fid = fid_from_features(real_f, fake_f)
+    kid, _ = kid_from_features(fake_f, real_f, subsets=50, subset_size=100)  # torch-fidelity's argument order
+    isc, _ = inception_score(fake_logits)
+    assert fid > 0.1  # different distributions: a comparison that can fail
+    assert fid == pytest.approx(reference["frechet_inception_distance"], rel=1e-3)
+    assert kid == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-3)
+    assert isc == pytest.approx(reference["inception_score_mean"], rel=1e-3)
+
+
+def test_fid_matches_torchmetrics_with_the_same_features():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    class Features(torch.nn.Module):
+        num_features = 16
+
+        def forward(self, x):
+            return tiny_features(x)[0]
+
+    real, fake = _uint8_images(200, 2), _uint8_images(200, 3, shift=30)
+    metric = FrechetInceptionDistance(feature=Features())
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    ours = fid_from_features(tiny_features(real)[0], tiny_features(fake)[0])
+    assert ours == pytest.approx(float(metric.compute()), rel=1e-3)
+
+
+class ShiftGenerator(torch.nn.Module):
+    latent_dim = 3 * 8 * 8
+
+    def forward(self, z):
+        return torch.tanh(z.view(-1, 3, 8, 8) * 0.5 + 0.2)
+
+
+def _reals(n=96):
+    return TensorDataset(torch.rand(n, 3, 8, 8) * 2 - 1, torch.zeros(n))
+
+
+def test_real_features_are_computed_once_and_cached_on_disk(tmp_path):
+    reals, generator = _reals(), ShiftGenerator()
+    first = ImageQuality(TinyExtractor(), num_real={"test": 96}, batch_size=32, kid_subset_size=50, cache_dir=tmp_path)
+    scores = first(generator, {"test": reals}, data_key="toy")
+    assert first.extractor.calls == 3 + 3  # 3 real batches + 3 fake batches
+    first(generator, {"test": reals}, data_key="toy")
+    assert first.extractor.calls == 6 + 3  # reals kept in memory
+    second = ImageQuality(TinyExtractor(), num_real={"test": 96}, batch_size=32, kid_subset_size=50, cache_dir=tmp_path)
+    assert second(generator, {"test": reals}, data_key="toy") == scores  # same z, same reals from disk
+    assert second.extractor.calls == 3  # a new run pays only for the fakes
+    other = ImageQuality(TinyExtractor(), num_real={"test": 64}, batch_size=32, kid_subset_size=50, cache_dir=tmp_path)
+    other(generator, {"test": reals}, data_key="toy")
+    assert other.extractor.calls == 2 + 2  # another sample count is another key (and 64 fakes)
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+
+
+def test_ddp_shards_gather_back_to_the_one_device_features():
+    reals, generator = _reals(90), ShiftGenerator()
+    single = ImageQuality(TinyExtractor(), num_real={"test": 90}, batch_size=16)
+    full = single.real_features("test", reals, "toy")
+    fakes_full, _ = single.fake_features(generator, 90)
+    shards = [ImageQuality(TinyExtractor(), num_real={"test": 90}, batch_size=16) for _ in range(3)]
+    local = [q.real_features("test", reals, "toy", rank=r, world_size=3) for r, q in enumerate(shards)]
+    fakes = [q.fake_features(generator, 90, rank=r, world_size=3)[0] for r, q in enumerate(shards)]
+    assert all(len(x) == 30 for x in local)
+    gathered = ImageQuality._unshard(local[0], lambda t: torch.stack(local))
+    assert torch.allclose(gathered, full, atol=1e-5)  # same samples in the same order (batching changes the last bits)
+    assert torch.allclose(ImageQuality._unshard(fakes[0], lambda t: torch.stack(fakes)), fakes_full)
+
+
+def test_bad_sample_counts_are_named():
+    with pytest.raises(ValueError, match=r"num_real=\{'test': 1\} is invalid"):
+        ImageQuality(TinyExtractor(), num_real={"test": 1})

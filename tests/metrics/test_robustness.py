@@ -1,0 +1,64 @@
+"""Robustness diagnostics on a linear D, D(x) = w.x + b, whose answers are computable by hand."""
+
+import math
+
+import pytest
+import torch
+
+from datgan_lightning.metrics.robustness import decision_threshold, fgsm_accuracy, flip_share, iterations_to_flip, robustness_report
+
+
+def linear_d(w, b=0.0):
+    D = torch.nn.Linear(len(w), 1)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([w]))
+        D.bias.fill_(b)
+    return D
+
+
+def test_flip_share_is_the_share_within_eps_times_the_l1_norm():
+    # an L-inf step of eps moves w.x by at most eps * ||w||_1 = 0.1 * 3 = 0.3
+    D = linear_d([1.0, -2.0])
+    x = torch.tensor([[0.25, 0.0], [0.0, 0.1], [0.5, 0.0], [-0.29, 0.0], [0.0, 0.2]])  # logits .25 -.2 .5 -.29 -.4
+    assert flip_share(D, x, threshold=0.0, eps=0.1, data_range=None) == pytest.approx(3 / 5)
+    assert flip_share(D, x, threshold=0.0, eps=0.0, data_range=None) == 0.0
+
+
+def test_flip_share_respects_the_data_range():
+    D = linear_d([1.0])
+    x = torch.tensor([[-0.95]])  # judged fake; +0.05 is enough and inside [-1, 1]
+    assert flip_share(D, x, threshold=-0.9, eps=0.1, data_range=(-1.0, 1.0)) == 1.0
+    assert flip_share(D, torch.tensor([[0.98]]), threshold=1.05, eps=0.1, data_range=(-1.0, 1.0)) == 0.0  # clamp at 1 stops it
+
+
+def test_iterations_to_flip_by_hand():
+    D = linear_d([1.0, 1.0])  # each step of 0.01 moves the logit by 0.02
+    x = torch.tensor([[0.05, 0.0], [-0.05, 0.0], [0.31, 0.3], [0.0, 0.0]])  # logits .05, -.05, .61, 0 (judged fake)
+    expected = [math.ceil(0.05 / 0.02), math.floor(0.05 / 0.02) + 1, math.ceil(0.61 / 0.02), 1]
+    steps = iterations_to_flip(D, x, threshold=0.0, step_size=0.01, max_iterations=100, data_range=None)
+    assert steps.tolist() == expected
+    capped = iterations_to_flip(D, x, threshold=0.0, step_size=0.01, max_iterations=10, data_range=None)
+    assert capped.tolist() == [3, 3, 10, 1]
+
+
+def test_fgsm_accuracy_by_hand():
+    D = linear_d([1.0, 1.0])
+    real = torch.tensor([[0.002, 0.0], [0.5, 0.5], [-0.1, 0.0]])  # logits .002 (flipped by 2/255), 1.0, -0.1 (wrong)
+    clean, adversarial = fgsm_accuracy(D, real, "ns", threshold=0.0, eps=1 / 255, data_range=None)
+    assert clean == pytest.approx(2 / 3) and adversarial == pytest.approx(1 / 3)
+
+
+def test_thresholds_per_loss():
+    assert decision_threshold("hinge") == 0.0 and decision_threshold("lsgan") == 0.5
+    assert decision_threshold("wasserstein", torch.tensor([3.0, 5.0]), torch.tensor([-1.0])) == 1.5
+    with pytest.raises(ValueError, match="wasserstein.*no fixed threshold"):
+        decision_threshold("wasserstein")
+
+
+def test_report_restores_the_discriminators_mode():
+    D = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)).train()
+    report = robustness_report(D, torch.rand(8, 2), torch.rand(8, 2), "ns", max_iterations=5)
+    assert D.training and set(report) == {
+        "robustness/flip_share_fake", "robustness/iterations_to_flip_real", "robustness/iterations_to_flip_fake",
+        "robustness/accuracy_real_clean", "robustness/accuracy_real_fgsm",
+    }  # fmt: skip
