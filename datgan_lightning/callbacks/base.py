@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
+
+from datgan_lightning.utils import write_atomically
 
 
 class EveryNIterations(Callback):
@@ -60,9 +60,4 @@ class EveryNIterations(Callback):
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=1)))

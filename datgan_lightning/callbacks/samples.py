@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torchvision.utils import make_grid, save_image
+
+from datgan_lightning.utils import write_atomically
 
 
 class SampleGrid(Callback):
@@ -58,10 +58,6 @@ class SampleGrid(Callback):
             elif hasattr(logger, "log_image"):
                 logger.log_image(key="samples", images=[grid], step=trainer.global_step)
         path = Path(trainer.log_dir or trainer.default_root_dir) / "samples" / f"iteration_{iteration:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
-        os.close(fd)
-        save_image(grid, tmp, format="png")
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: save_image(grid, tmp, format="png"))
         self.saved.append(path)
         return path

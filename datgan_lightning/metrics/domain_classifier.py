@@ -6,8 +6,6 @@ command runs it on a datamodule from a config.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -15,6 +13,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from datgan_lightning.nets.classifier import DomainClassifier
+from datgan_lightning.utils import write_atomically
 
 
 def train_domain_classifier(
@@ -64,10 +63,4 @@ def classifier_accuracy(net: DomainClassifier, dataset: Dataset, batch_size: int
 
 def save_domain_classifier(net: DomainClassifier, path: str | Path) -> Path:
     """Write ``{"config", "state_dict"}`` to ``path`` atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save({"config": net.config(), "state_dict": net.state_dict()}, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, lambda tmp: torch.save({"config": net.config(), "state_dict": net.state_dict()}, tmp))

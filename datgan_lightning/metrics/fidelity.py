@@ -28,8 +28,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from datgan_lightning.metrics.extractors import FeatureExtractor
+from datgan_lightning.utils import write_atomically
 
 PAPER_NUM_REAL = {"train": 50_000, "test": 10_000}  # the papers' protocol: 50k vs train, 10k vs test
 Gather = Callable[[Tensor], Tensor]  # (n, ...) on each rank -> (world_size, n, ...)
@@ -83,13 +82,7 @@ class RealFeatureCache:
         return torch.load(path, map_location="cpu", weights_only=True)["features"] if path.is_file() else None
 
     def save(self, key: str, features: Tensor) -> Path:
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        torch.save({"key": key, "features": features.cpu()}, tmp)
-        os.replace(tmp, path)
-        return path
+        return write_atomically(self.path(key), lambda tmp: torch.save({"key": key, "features": features.cpu()}, tmp))
 
 
 def _images(batch) -> Tensor:
