@@ -46,7 +46,6 @@ from torch.utils.data import DataLoader, TensorDataset
 from datgan_lightning.adversarial import DAT
 from datgan_lightning.callbacks import IterationTimer
 from datgan_lightning.callbacks.timing import summarize
-from datgan_lightning.losses import get_loss
 from datgan_lightning.modules import ASGAN, GAN, SNGAN
 from datgan_lightning.modules.gan import LinearDecay
 from datgan_lightning.nets.sngan import SNGANDiscriminator32, SNGANGenerator32
@@ -115,7 +114,7 @@ class PlainLoop:
 
     def __init__(self, model: GAN, authors: bool, device: torch.device, bf16: bool) -> None:
         self.G, self.D = model.generator.to(device), model.discriminator.to(device)
-        self.perturbation, self.loss, self.n_dis, self.authors = model.perturbation, get_loss("hinge"), model.n_dis, authors
+        self.perturbation, self.loss, self.n_dis, self.authors = model.perturbation, model.loss, model.n_dis, authors
         self.device = device
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         hp = model.hparams

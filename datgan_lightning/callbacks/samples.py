@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torchvision.utils import make_grid, save_image
 
+from datgan_lightning.callbacks.base import EveryNIterations
 from datgan_lightning.utils import write_atomically
 
 
-class SampleGrid(Callback):
+class SampleGrid(EveryNIterations):
     """Every ``every_n_iterations`` generator iterations (and after the last), samples from a fixed
     latent batch (the EMA generator when enabled) go into one ``make_grid`` image: logged to every
     logger that takes images (TensorBoard ``add_image``, loggers with ``log_image`` such as W&B) and
@@ -27,21 +26,14 @@ class SampleGrid(Callback):
     """
 
     def __init__(self, every_n_iterations: int = 1000, num_samples: int = 64, nrow: int = 8, seed: int = 0) -> None:
-        if every_n_iterations < 1 or num_samples < 1 or nrow < 1:
-            raise ValueError(
-                f"SampleGrid: every_n_iterations={every_n_iterations}, num_samples={num_samples}, nrow={nrow} must all be >= 1."
-            )
-        self.every_n_iterations, self.num_samples, self.nrow, self.seed = every_n_iterations, num_samples, nrow, seed
+        super().__init__(every_n_iterations)
+        if num_samples < 1 or nrow < 1:
+            raise ValueError(f"SampleGrid: num_samples={num_samples} and nrow={nrow} must both be >= 1.")
+        self.num_samples, self.nrow, self.seed = num_samples, nrow, seed
         self.saved: list[Path] = []
-        self._last_iteration: int | None = None
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        iteration = pl_module.generator_iterations
-        if iteration == self._last_iteration:
-            return
-        self._last_iteration = iteration
-        if iteration % self.every_n_iterations == 0 or iteration >= pl_module.max_iterations:
-            self.log_grid(trainer, pl_module)
+    def run(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.log_grid(trainer, pl_module)
 
     def grid(self, module: LightningModule) -> torch.Tensor:
         z = torch.randn(self.num_samples, module.generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))
