@@ -6,19 +6,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_only
 
 from datgan_lightning.utils import write_atomically
 
 
 class EveryNIterations(Callback):
-    """Calls :meth:`evaluate` every ``every_n_iterations`` generator iterations and after the last one.
+    """Calls :meth:`evaluate` every ``every_n_iterations`` generator iterations and after the last one
+    during ``fit``, and once at the end of ``validate`` and ``test``.
 
-    Subclasses implement ``evaluate(module, datamodule) -> {name: number}``; the numbers go to every
-    logger (at the trainer's global step, with ``generator_iterations``) and, on rank 0, to
-    ``<log dir>/<json_name>`` as a list of records, written atomically. ``evaluate`` is also what
-    ``datgan evaluate`` calls on a checkpoint.
+    Subclasses implement ``evaluate(module, datamodule) -> {name: number}``; during ``fit`` the numbers
+    go to every logger (at the trainer's global step, with ``generator_iterations``); in ``validate``
+    and ``test`` they are logged through the module, so they appear in the loop's results (and its
+    printed table) as well. On rank 0 each record is added to ``<log dir>/<json_name>``, written
+    atomically, with its ``stage``. ``evaluate`` is also what ``datgan evaluate`` calls on a checkpoint.
     """
 
     json_name = "metrics.json"
@@ -41,14 +45,31 @@ class EveryNIterations(Callback):
         if iteration % self.every_n_iterations == 0 or iteration >= pl_module.max_iterations:
             self.run(trainer, pl_module)
 
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:  # during fit the schedule in generator iterations decides
+            self.run_in_evaluation_loop(trainer, pl_module)
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:
+            self.run_in_evaluation_loop(trainer, pl_module)
+
+    def run_in_evaluation_loop(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """At the end of ``validate`` / ``test``: evaluate and log through the module."""
+        with torch.inference_mode(False), torch.enable_grad():  # Lightning's loops run in inference mode; attacks need gradients
+            metrics = self.evaluate(pl_module, trainer.datamodule)
+        pl_module.log_dict(metrics)  # identical on every rank: no sync needed
+        self._record(trainer, pl_module, metrics)
+
     def run(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
-        iteration = pl_module.generator_iterations
         metrics = self.evaluate(pl_module, trainer.datamodule)
         for logger in trainer.loggers:
-            logger.log_metrics({**metrics, "generator_iterations": float(iteration)}, step=trainer.global_step)
-        self.history.append({"generator_iterations": iteration, **metrics})
-        self._write_history(trainer)
+            logger.log_metrics({**metrics, "generator_iterations": float(pl_module.generator_iterations)}, step=trainer.global_step)
+        self._record(trainer, pl_module, metrics)
         return metrics
+
+    def _record(self, trainer: Trainer, pl_module: LightningModule, metrics: dict[str, float]) -> None:
+        self.history.append({"stage": trainer.state.fn.value, "generator_iterations": pl_module.generator_iterations, **metrics})
+        self._write_history(trainer)
 
     @rank_zero_only
     def _write_history(self, trainer: Trainer) -> None:

@@ -17,7 +17,8 @@ class SampleGrid(EveryNIterations):
     """Every ``every_n_iterations`` generator iterations (and after the last), samples from a fixed
     latent batch (the EMA generator when enabled) go into one ``make_grid`` image: logged to every
     logger that takes images (TensorBoard ``add_image``, loggers with ``log_image`` such as W&B) and
-    saved as ``<log dir>/samples/iteration_XXXXXX.png`` (written atomically). Rank 0 only.
+    saved as ``<log dir>/samples/iteration_XXXXXX.png`` (written atomically); also once at the end of
+    ``validate`` / ``test``. Rank 0 only.
 
     Args:
         every_n_iterations: interval in generator iterations.
@@ -35,6 +36,9 @@ class SampleGrid(EveryNIterations):
     def run(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.log_grid(trainer, pl_module)
 
+    def run_in_evaluation_loop(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.log_grid(trainer, pl_module)
+
     def grid(self, module: LightningModule) -> torch.Tensor:
         z = torch.randn(self.num_samples, module.generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))
         samples = module.sample(z=z.to(module.device)).float().cpu()
@@ -49,7 +53,7 @@ class SampleGrid(EveryNIterations):
                 logger.experiment.add_image("samples", grid, global_step=iteration)
             elif hasattr(logger, "log_image"):
                 logger.log_image(key="samples", images=[grid], step=trainer.global_step)
-        path = Path(trainer.log_dir or trainer.default_root_dir) / "samples" / f"iteration_{iteration:06d}.png"
+        path = self.output_dir(trainer) / "samples" / f"iteration_{iteration:06d}.png"
         write_atomically(path, lambda tmp: save_image(grid, tmp, format="png"))
         self.saved.append(path)
         return path

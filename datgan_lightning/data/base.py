@@ -10,12 +10,25 @@ from lightning.pytorch import LightningDataModule
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
+from lightning.pytorch.trainer.states import TrainerFn
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from datgan_lightning.errors import DatasetNotFoundError
 
 
-class ImageDataModule(LightningDataModule):
+class HeldOutValidation:
+    """``val_dataloader`` for ``trainer.validate``: the test split, which the metric callbacks compare
+    samples with. Empty during ``fit``: GAN training is scored on the callbacks' own schedule in
+    generator iterations, and a pass of no-op validation steps over the split every epoch would only
+    cost time."""
+
+    def val_dataloader(self) -> Any:
+        if self.trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+            return []
+        return self.test_dataloader()
+
+
+class ImageDataModule(HeldOutValidation, LightningDataModule):
     """Images in [-1, 1] from ``root``, as ``(images, labels)`` batches, with a train and a test split.
 
     Subclasses name the dataset and build its splits with :meth:`make_dataset`; this class checks the

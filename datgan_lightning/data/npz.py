@@ -9,6 +9,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
+from datgan_lightning.data.base import HeldOutValidation
 from datgan_lightning.errors import DatasetNotFoundError
 
 
@@ -20,7 +21,7 @@ def to_unit_range(images: np.ndarray) -> torch.Tensor:
     return x.float().div(127.5).sub(1.0)
 
 
-class NpzImages(LightningDataModule):
+class NpzImages(HeldOutValidation, LightningDataModule):
     """Train and test images (and labels, when present) from one ``.npz`` file.
 
     The file holds uint8 arrays ``{split}_x`` of shape ``(N, C, H, W)`` and optionally ``{split}_y``,

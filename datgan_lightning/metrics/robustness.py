@@ -52,10 +52,13 @@ def decision_threshold(loss: str | GANLoss, d_real: Tensor | None = None, d_fake
 
 @contextmanager
 def evaluating(module: nn.Module):
+    """``module`` in eval mode, with gradients on (the attacks need input gradients, also when the
+    caller runs under ``torch.no_grad``)."""
     was_training = module.training
     module.eval()
     try:
-        yield module
+        with torch.enable_grad():
+            yield module
     finally:
         module.train(was_training)
 

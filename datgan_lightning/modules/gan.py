@@ -240,6 +240,16 @@ class GAN(LightningModule):
             return -1
         return None
 
+    # ---------------------------------------------------------------- evaluation
+    # A GAN has no per-batch validation loss: `trainer.validate` / `trainer.test` (`datgan validate`,
+    # `datgan test`) run these empty steps and the metric callbacks score G when the loop ends.
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Nothing per batch; :class:`~datgan_lightning.callbacks.ImageQualityMetrics` and
+        :class:`~datgan_lightning.callbacks.RobustnessMetrics` log their numbers at the loop's end."""
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """Nothing per batch, as :meth:`validation_step`."""
+
     # ---------------------------------------------------------------- optimizers
     def configure_optimizers(self):
         hp = self.hparams

@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -65,6 +66,29 @@ def test_callbacks_log_to_csv_and_tensorboard_and_write_files(tmp_path):
     assert not any("classifier" in k or "inception" in k.lower() for k in checkpoint["state_dict"])
 
 
+def test_validate_and_test_log_the_callbacks_numbers_and_fit_runs_no_validation_pass(tmp_path):
+    extractor = DomainClassifierFeatures(str(_classifier(tmp_path)))
+    quality = ImageQualityMetrics(extractor, every_n_iterations=100, num_real={"train": 16, "test": 16}, batch_size=8,
+                                  kid_subset_size=8, cache_dir=None)  # fmt: skip
+    robustness = RobustnessMetrics(every_n_iterations=100, num_samples=8, max_iterations=5)
+    trainer = fast_trainer(tmp_path, callbacks=[quality, robustness], num_sanity_val_steps=2)
+    model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, max_iterations=2)
+    data = NpzImages(str(_mnist_like(tmp_path)), batch_size=4)
+    trainer.fit(model, data)
+    assert sum(trainer.num_val_batches) == 0  # no per-epoch validation pass during fit
+    assert [h["stage"] for h in quality.history] == ["fit"]  # only after the last iteration
+
+    (validated,) = trainer.validate(model, data, verbose=False)
+    (tested,) = trainer.test(model, data, verbose=False)
+    expected = {**quality.evaluate(model, data), **robustness.evaluate(model, data)}
+    for results in (validated, tested):
+        assert set(results) == set(expected)
+        for name, value in expected.items():
+            assert results[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    assert [h["stage"] for h in quality.history] == ["fit", "validate", "test"]
+    assert [h["stage"] for h in json.loads((tmp_path / "robustness.json").read_text())] == ["fit", "validate", "test"]
+
+
 def test_sample_grid_uses_the_ema_generator(tmp_path):
     model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, ema_decay=0.5)
     with torch.no_grad():
@@ -87,3 +111,9 @@ def test_datgan_evaluate_prints_and_writes_json_for_a_checkpoint(tmp_path, capsy
     scores = json.loads(out.read_text())
     assert scores["generator_iterations"] == 2 and 0 <= scores["robustness/flip_share_fake"] <= 1
     assert '"robustness/accuracy_real_clean"' in capsys.readouterr().out
+
+    # Lightning's own verbs score the checkpoint through the same callbacks and print their table
+    main(["validate", *common, "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics",
+          "--trainer.callbacks.init_args.max_iterations=5", f"--ckpt_path={checkpoint}"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "robustness/flip_share_fake" in printed and f"{scores['robustness/flip_share_fake']:.4g}"[:4] in printed

@@ -62,3 +62,12 @@ def test_report_restores_the_discriminators_mode():
         "robustness/flip_share_fake", "robustness/iterations_to_flip_real", "robustness/iterations_to_flip_fake",
         "robustness/accuracy_real_clean", "robustness/accuracy_real_fgsm",
     }  # fmt: skip
+
+
+def test_report_is_the_same_under_no_grad():
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    real, fake = torch.rand(8, 2), torch.rand(8, 2)
+    expected = robustness_report(D, real, fake, "ns", max_iterations=5)
+    with torch.no_grad():  # e.g. called from an evaluation loop: the attacks still get their input gradients
+        assert robustness_report(D, real, fake, "ns", max_iterations=5) == expected
