@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from datgan_lightning.utils import write_atomically  # noqa: E402
+
 
 def scatter_mixture(ax, samples: Tensor, means: Tensor, std: float, title: str = "", radius: float = 3.0) -> None:
     """Samples as dots over the true modes (crosses) and their ``radius``-std circles."""
@@ -29,11 +31,9 @@ def scatter_mixture(ax, samples: Tensor, means: Tensor, std: float, title: str =
 
 def save_mixture_scatter(path: str | Path, samples: Tensor, means: Tensor, std: float, title: str = "") -> Path:
     """Write one scatter plot to ``path`` (PNG) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(3, 3), dpi=120)
     scatter_mixture(ax, samples, means, std, title)
     fig.tight_layout()
-    fig.savefig(path)
+    write_atomically(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
-    return path
+    return Path(path)

@@ -1,17 +1,22 @@
-"""The toy-2D benchmark's JSON has the documented shape (a tiny run: 2 seeds, 10 iterations)."""
+"""The benchmarks' outputs have their documented shape (tiny runs), and speed.py's reference is our math."""
 
 import importlib.util
 import json
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO
 
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 def test_toy2d_json_shape(tmp_path):
-    spec = importlib.util.spec_from_file_location("toy2d_benchmark", REPO / "benchmarks" / "toy2d.py")
-    toy2d = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(toy2d)
+    toy2d = _load("toy2d")
     out = tmp_path / "r.json"
     toy2d.main(["--seeds", "2", "--iterations", "5", "10", "--num-samples", "200", "--workers", "1",
                 "--out", str(tmp_path), "--json", str(out)])  # fmt: skip
@@ -34,9 +39,7 @@ MNIST = REPO.parent / "shared" / "data" / "mnist"
 @pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(), reason="needs ../shared/data/mnist (the MNIST test split)")
 def test_mnist_dcgan_json_shape_and_grids(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    spec = importlib.util.spec_from_file_location("mnist_dcgan_benchmark", REPO / "benchmarks" / "mnist_dcgan.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _load("mnist_dcgan")
     out = tmp_path / "r.json"
     bench.main(["--iterations", "14", "--out", str(tmp_path), "--json", str(out)])
     results = json.loads(out.read_text())
@@ -45,13 +48,6 @@ def test_mnist_dcgan_json_shape_and_grids(tmp_path, monkeypatch):
         assert r["iterations"] == 14 and 0 < r["spread"][0] <= r["seconds_per_iteration"] <= r["spread"][1] < r["total_seconds"]
     assert (tmp_path / "samples_gan.png").stat().st_size > 1000 and (tmp_path / "samples_dat.png").is_file()
     assert "DAT / GAN time per iteration" in (tmp_path / "mnist_dcgan_table.md").read_text()
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_speed_reference_step_computes_the_same_loss_as_ours():
@@ -83,3 +79,20 @@ def test_speed_json_has_the_five_measures(tmp_path):
     assert set(results["timings"]) == {"baseline", "dat", "asgan", "dat_plain", "dat_authors"}
     assert all(len(t) == 1 and t[0] > 0 for t in results["raw_times"].values())
     assert results["dat_over_baseline"] == results["timings"]["dat"]["median"] / results["timings"]["baseline"]["median"]
+
+
+@pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(), reason="needs ../shared/data/mnist (the MNIST test split)")
+def test_lr_sensitivity_json_table_and_plot(tmp_path):
+    bench = _load("lr_sensitivity")
+    out = tmp_path / "r.json"
+    bench.main(["--iterations", "2", "--lrs", "0.001", "0.005", "--width", "8", "--classifier-epochs", "1",
+                "--mnist-root", str(MNIST), "--out", str(tmp_path), "--json", str(out)])  # fmt: skip
+    results = json.loads(out.read_text())
+    assert set(results) == {"gan", "dat"}
+    for method in results.values():
+        assert set(method) == {"0.001", "0.005"}
+        assert all(set(s) == {"fid", "kid"} and s["fid"] > 0 for s in method.values())
+    with np.load(tmp_path / "mnist_split.npz") as split:
+        assert split["train_x"].shape == (8000, 1, 32, 32) and split["test_x"].shape == (2000, 1, 32, 32)
+    assert (tmp_path / "lr_sensitivity_table.md").read_text().count("\n| 0.0") == 2
+    assert (tmp_path / "lr_sensitivity.png").stat().st_size > 1000

@@ -14,7 +14,21 @@ from lightning.pytorch.utilities import rank_zero_only
 from datgan_lightning.utils import write_atomically
 
 
-class EveryNIterations(Callback):
+class LogDirCallback(Callback):
+    """A callback writing files under the run's log dir (the first logger's, else ``default_root_dir``)."""
+
+    _output_dir: Path | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # trainer.log_dir is a collective under DDP (a broadcast): resolve it here, on every rank, never
+        # inside a rank-zero-only write, where rank 0 would wait for the other ranks forever
+        self._output_dir = Path(trainer.log_dir or trainer.default_root_dir)
+
+    def output_dir(self, trainer: Trainer) -> Path:
+        return self._output_dir if self._output_dir is not None else Path(trainer.log_dir or trainer.default_root_dir)
+
+
+class EveryNIterations(LogDirCallback):
     """Calls :meth:`evaluate` every ``every_n_iterations`` generator iterations and after the last one
     during ``fit``, and once at the end of ``validate`` and ``test``.
 
@@ -69,15 +83,11 @@ class EveryNIterations(Callback):
 
     def _record(self, trainer: Trainer, pl_module: LightningModule, metrics: dict[str, float]) -> None:
         self.history.append({"stage": trainer.state.fn.value, "generator_iterations": pl_module.generator_iterations, **metrics})
-        self._write_history(trainer)
+        self._write_history(self.output_dir(trainer) / self.json_name)
 
     @rank_zero_only
-    def _write_history(self, trainer: Trainer) -> None:
-        write_json_atomic(self.output_dir(trainer) / self.json_name, self.history)
-
-    @staticmethod
-    def output_dir(trainer: Trainer) -> Path:
-        return Path(trainer.log_dir or trainer.default_root_dir)
+    def _write_history(self, path: Path) -> None:
+        write_json_atomic(path, self.history)
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
+from datgan_lightning.callbacks.base import LogDirCallback, write_json_atomic
 from datgan_lightning.metrics.mixture import mixture_scores
 from datgan_lightning.plots import save_mixture_scatter
 
 
-class MixtureMetrics(Callback):
+class MixtureMetrics(LogDirCallback):
     """Log :func:`~datgan_lightning.metrics.mixture_scores` every ``every_n_iterations`` generator iterations.
 
     The samples come from a fixed latent batch, so scores and plots at different iterations
@@ -87,16 +87,12 @@ class MixtureMetrics(Callback):
             logger.log_metrics({**metrics, "generator_iterations": float(iteration)}, step=trainer.global_step)
         if plot:
             self.samples[iteration] = samples
-        self._write(trainer, iteration, samples, dm, plot)
+        self._write(self.output_dir(trainer), iteration, samples, dm, plot)
         return record
 
     @rank_zero_only
-    def _write(self, trainer: Trainer, iteration: int, samples: torch.Tensor, dm: Any, plot: bool) -> None:
-        out = self.output_dir(trainer)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / "mixture_metrics.json.tmp"
-        tmp.write_text(json.dumps(self.history, indent=1))
-        tmp.replace(out / "mixture_metrics.json")
+    def _write(self, out: Path, iteration: int, samples: torch.Tensor, dm: Any, plot: bool) -> None:
+        write_json_atomic(out / "mixture_metrics.json", self.history)
         if plot:
             title = f"iteration {iteration}: {self.history[-1]['modes']} modes, HQ {self.history[-1]['hq']:.2f}"
             save_mixture_scatter(out / "samples" / f"iteration_{iteration:06d}.png", samples, dm.means, dm.std, title)
@@ -110,7 +106,3 @@ class MixtureMetrics(Callback):
                 f"HQ share {last['hq']:.3f}, KL {last['kl']:.3f}.\n"
                 f"  metrics: {out / 'mixture_metrics.json'}\n  plots:   {out / 'samples'}"
             )
-
-    @staticmethod
-    def output_dir(trainer: Trainer) -> Path:
-        return Path(trainer.log_dir or trainer.default_root_dir)

@@ -34,10 +34,10 @@ class SampleGrid(EveryNIterations):
         self.saved: list[Path] = []
 
     def run(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.log_grid(trainer, pl_module)
+        self.log_grid(trainer, pl_module, self.output_dir(trainer))
 
     def run_in_evaluation_loop(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.log_grid(trainer, pl_module)
+        self.run(trainer, pl_module)
 
     def grid(self, module: LightningModule) -> torch.Tensor:
         z = torch.randn(self.num_samples, module.generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))
@@ -45,7 +45,7 @@ class SampleGrid(EveryNIterations):
         return make_grid(samples, nrow=self.nrow, normalize=True, value_range=(-1, 1))
 
     @rank_zero_only
-    def log_grid(self, trainer: Trainer, module: LightningModule) -> Path:
+    def log_grid(self, trainer: Trainer, module: LightningModule, out: Path) -> Path:
         iteration = module.generator_iterations
         grid = self.grid(module)
         for logger in trainer.loggers:
@@ -53,7 +53,7 @@ class SampleGrid(EveryNIterations):
                 logger.experiment.add_image("samples", grid, global_step=iteration)
             elif hasattr(logger, "log_image"):
                 logger.log_image(key="samples", images=[grid], step=trainer.global_step)
-        path = self.output_dir(trainer) / "samples" / f"iteration_{iteration:06d}.png"
+        path = out / "samples" / f"iteration_{iteration:06d}.png"
         write_atomically(path, lambda tmp: save_image(grid, tmp, format="png"))
         self.saved.append(path)
         return path

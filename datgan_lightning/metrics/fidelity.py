@@ -146,15 +146,17 @@ class ImageQuality:
 
     @staticmethod
     def _shard(n: int, rank: int, world_size: int) -> list[int]:
-        # interleaved equal shards: gathering (world, n/world) and transposing restores the order 0..n-1
-        return list(range(rank, n - n % world_size, world_size))
+        # interleaved shards of equal length (all_gather needs that): rank r takes r, r + world, ...;
+        # the last round wraps around to repeat early samples, which _unshard cuts off again
+        per_rank = -(-n // world_size)
+        return [i % n for i in range(rank, per_rank * world_size, world_size)]
 
     @staticmethod
-    def _unshard(local: Tensor, gather: Gather | None) -> Tensor:
+    def _unshard(local: Tensor, gather: Gather | None, n: int) -> Tensor:
         if gather is None:
             return local
-        gathered = gather(local).cpu()  # (world, n_local, ...)
-        return gathered.transpose(0, 1).reshape(-1, *local.shape[1:])
+        gathered = gather(local).cpu()  # (world, n_local, ...): transposing restores the order 0, 1, ...
+        return gathered.transpose(0, 1).reshape(-1, *local.shape[1:])[:n]
 
     def real_features(
         self, split: str, dataset: Dataset, data_key: str, device: torch.device | str = "cpu",
@@ -168,7 +170,7 @@ class ImageQuality:
             features = self.cache.load(key) if self.cache is not None else None
             if features is None:
                 loader = DataLoader(Subset(dataset, self._shard(n, rank, world_size)), batch_size=self.batch_size)
-                features = self._unshard(self._extract(map(_images, loader), torch.device(device))[0], gather)
+                features = self._unshard(self._extract(map(_images, loader), torch.device(device))[0], gather, n)
                 if self.cache is not None and rank == 0:
                     self.cache.save(key, features)
             self._real[key] = features
@@ -188,7 +190,7 @@ class ImageQuality:
             features, logits = self._extract(batches, torch.device(device))
         finally:
             generator.train(was_training)
-        return self._unshard(features, gather), self._unshard(logits, gather)
+        return self._unshard(features, gather, n), self._unshard(logits, gather, n)
 
     def __call__(
         self, generator: nn.Module, datasets: dict[str, Dataset], data_key: str, device: torch.device | str = "cpu",

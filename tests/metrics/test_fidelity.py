@@ -139,18 +139,20 @@ def test_real_features_are_computed_once_and_cached_on_disk(tmp_path):
     assert len(list(tmp_path.glob("*.pt"))) == 2
 
 
-def test_ddp_shards_gather_back_to_the_one_device_features():
-    reals, generator = _reals(90), ShiftGenerator()
-    single = ImageQuality(TinyExtractor(), num_real={"test": 90}, batch_size=16)
+@pytest.mark.parametrize("n", [90, 91])  # 91: ranks hold 31 each, one sample repeated and cut off again
+def test_ddp_shards_gather_back_to_the_one_device_features(n):
+    reals, generator = _reals(n), ShiftGenerator()
+    single = ImageQuality(TinyExtractor(), num_real={"test": n}, batch_size=16)
     full = single.real_features("test", reals, "toy")
-    fakes_full, _ = single.fake_features(generator, 90)
-    shards = [ImageQuality(TinyExtractor(), num_real={"test": 90}, batch_size=16) for _ in range(3)]
+    fakes_full, _ = single.fake_features(generator, n)
+    shards = [ImageQuality(TinyExtractor(), num_real={"test": n}, batch_size=16) for _ in range(3)]
     local = [q.real_features("test", reals, "toy", rank=r, world_size=3) for r, q in enumerate(shards)]
-    fakes = [q.fake_features(generator, 90, rank=r, world_size=3)[0] for r, q in enumerate(shards)]
-    assert all(len(x) == 30 for x in local)
-    gathered = ImageQuality._unshard(local[0], lambda t: torch.stack(local))
+    fakes = [q.fake_features(generator, n, rank=r, world_size=3)[0] for r, q in enumerate(shards)]
+    assert all(len(x) == -(-n // 3) for x in local)
+    gathered = ImageQuality._unshard(local[0], lambda t: torch.stack(local), n)
+    assert gathered.shape == full.shape
     assert torch.allclose(gathered, full, atol=1e-5)  # same samples in the same order (batching changes the last bits)
-    assert torch.allclose(ImageQuality._unshard(fakes[0], lambda t: torch.stack(fakes)), fakes_full)
+    assert torch.allclose(ImageQuality._unshard(fakes[0], lambda t: torch.stack(fakes), n), fakes_full, atol=1e-6)
 
 
 def test_bad_sample_counts_are_named():
