@@ -1,10 +1,13 @@
 """The image configs: the Table II grid exists with Table I settings, data and model shapes agree,
 and every config trains one generator iteration (tiny widths, generated images of its data's shape)."""
 
+import json
+
 import numpy as np
 import pytest
 
 from datgan_lightning.cli import create_cli, main
+from datgan_lightning.metrics import InceptionV3Features
 from datgan_lightning.modules import DCGAN, SNGAN, WGAN, InfoMaxGAN, SSGAN
 from tests.conftest import CONFIGS
 
@@ -47,6 +50,23 @@ def test_dcgan_and_wgan_configs_use_their_papers_settings(tmp_path):
     assert type(wgan) is WGAN and wgan.clip_value == 0.01 and wgan.hparams.loss == "wasserstein" and wgan.n_dis == 5
 
 
+# the configs' metric callbacks at test size, without the Inception network (no download in tests)
+SMALL_CALLBACKS = json.dumps([
+    {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"save_last": True}},
+    {"class_path": "datgan_lightning.callbacks.RobustnessMetrics", "init_args": {"num_samples": 4, "max_iterations": 3}},
+    {"class_path": "datgan_lightning.callbacks.SampleGrid", "init_args": {"num_samples": 4, "nrow": 2}},
+])  # fmt: skip
+
+
+def test_table2_trainer_scores_with_the_papers_protocol(tmp_path):
+    callbacks = {type(c).__name__: c for c in _cli(CONFIGS / "table2" / "sngan_cifar10_dat.yaml", tmp_path).trainer.callbacks}
+    quality = callbacks["ImageQualityMetrics"]
+    assert isinstance(quality.quality.extractor, InceptionV3Features) and quality.quality.extractor.name == "inception-v3"
+    assert quality.quality.extractor.net is None  # built at the first evaluation, not when the config loads
+    assert quality.quality.num_real == {"train": 50000, "test": 10000} and quality.every_n_iterations == 5000
+    assert callbacks["RobustnessMetrics"].every_n_iterations == 1000 and callbacks["SampleGrid"].every_n_iterations == 1000
+
+
 def _tiny_model_args(config):
     model = config.stem.split("_")[0]
     if model in ("dcgan", "wgan"):
@@ -64,6 +84,7 @@ def test_config_trains_one_generator_iteration(config, tmp_path):
     main(["fit", "--config", str(config), f"--trainer.default_root_dir={tmp_path}",
           f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false",
           "--trainer.enable_model_summary=false", "--model.init_args.max_iterations=1", *_tiny_model_args(config),
-          "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}", "--data.batch_size=2"])  # fmt: skip
+          "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}", "--data.batch_size=2",
+          f"--trainer.callbacks={SMALL_CALLBACKS}"])  # fmt: skip
     (checkpoint,) = tmp_path.rglob("last.ckpt")
     assert model_class.load_from_checkpoint(checkpoint).generator_iterations == 1

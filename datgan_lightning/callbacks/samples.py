@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -32,6 +34,9 @@ class SampleGrid(EveryNIterations):
             raise ValueError(f"SampleGrid: num_samples={num_samples} and nrow={nrow} must both be >= 1.")
         self.num_samples, self.nrow, self.seed = num_samples, nrow, seed
         self.saved: list[Path] = []
+
+    def evaluate(self, module: LightningModule, datamodule: Any) -> dict[str, float]:
+        return {}  # a grid is an image, not numbers: nothing for `datgan evaluate` to report
 
     def run(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.log_grid(trainer, pl_module, self.output_dir(trainer))

@@ -47,15 +47,14 @@ class InceptionV3Features(FeatureExtractor):
             299 px with TF1's bilinear interpolation, the protocol of the papers' TF-Inception numbers;
             ``True`` first resizes with torch's antialiased bilinear filter (smoother, different numbers).
 
-    Grayscale images are repeated to three channels.
+    Grayscale images are repeated to three channels. The network is built (and its weights read or
+    downloaded) on the first call, so configs holding this extractor load anywhere.
     """
 
     num_features = 2048
 
     def __init__(self, weights_path: str | None = None, antialias: bool = False) -> None:
         super().__init__()
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
         if weights_path is not None and not Path(weights_path).is_file():
             raise ConfigurationError(
                 f"InceptionV3Features: weights_path={str(weights_path)!r} is not a file; download "
@@ -64,10 +63,20 @@ class InceptionV3Features(FeatureExtractor):
             )
         self.weights_path, self.antialias = weights_path, antialias
         self.name = "inception-v3" + ("-antialias" if antialias else "")
-        self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=weights_path)
+        self.net: nn.Module | None = None
+
+    def load(self) -> nn.Module:
+        """torch-fidelity's network with the weights from ``weights_path`` (or the hub cache / a download)."""
+        if self.net is None:
+            from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+            self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                                   feature_extractor_weights_path=self.weights_path)  # fmt: skip
+        return self.net
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        self.load().to(images.device)
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
         if self.antialias:

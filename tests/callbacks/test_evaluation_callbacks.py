@@ -89,6 +89,34 @@ def test_validate_and_test_log_the_callbacks_numbers_and_fit_runs_no_validation_
     assert [h["stage"] for h in json.loads((tmp_path / "robustness.json").read_text())] == ["fit", "validate", "test"]
 
 
+def test_fit_from_the_cpu_config_shows_all_metrics_in_csv_and_tensorboard(tmp_path):
+    """The README's recipe: the CPU config (robustness, sample grid) plus FID/KID/IS with a domain classifier, plus TensorBoard."""
+    classifier = _classifier(tmp_path)
+    main(["fit", "--config", str(CONFIGS / "cpu" / "dcgan_mnist_dat.yaml"), f"--trainer.default_root_dir={tmp_path}",
+          f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.logger.init_args.name=csv",
+          "--trainer.logger+=lightning.pytorch.loggers.TensorBoardLogger", f"--trainer.logger.save_dir={tmp_path}",
+          "--trainer.logger.name=tb", "--trainer.log_every_n_steps=1", "--trainer.enable_progress_bar=false",
+          "--trainer.callbacks+=datgan_lightning.callbacks.ImageQualityMetrics",
+          "--trainer.callbacks.extractor=datgan_lightning.metrics.DomainClassifierFeatures",
+          f"--trainer.callbacks.extractor.path={classifier}", "--trainer.callbacks.num_real={train: 16, test: 16}",
+          "--trainer.callbacks.batch_size=8", "--trainer.callbacks.kid_subset_size=8", "--trainer.callbacks.cache_dir=null",
+          "--model.init_args.ngf=4", "--model.init_args.ndf=4", "--model.init_args.max_iterations=2",
+          "--data=datgan_lightning.data.NpzImages", f"--data.path={_mnist_like(tmp_path)}", "--data.batch_size=4"])  # fmt: skip
+    (metrics_csv,) = (tmp_path / "csv").rglob("metrics.csv")
+    with open(metrics_csv) as f:
+        columns = set(csv.DictReader(f).fieldnames)
+    assert {"robustness/flip_share_fake", "robustness/accuracy_real_fgsm", "loss/d"} <= columns
+    assert {c.split("/")[0] for c in columns if c.endswith(DomainClassifierFeatures(str(classifier)).name)} == {"fid", "kid", "kid_std", "is"}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (tmp_path / "tb").rglob("events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    tags = set(accumulator.Tags()["scalars"])
+    assert "robustness/flip_share_fake" in tags and any(t.startswith("fid/test/") for t in tags)
+    assert "samples" in accumulator.Tags()["images"]
+
+
 def test_sample_grid_uses_the_ema_generator(tmp_path):
     model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, ema_decay=0.5)
     with torch.no_grad():
