@@ -30,6 +30,7 @@ import copy
 import json
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -203,6 +204,37 @@ def build_state(args: argparse.Namespace) -> dict:
     return state
 
 
+def time_discriminator_updates(args: argparse.Namespace, repeats: int) -> dict[str, float]:
+    """Median seconds of one D loss + backward on fixed real and fake batches, without G's forward:
+    the part of a D step that DAT changes (baseline, our DAT, the authors' formulation), interleaved."""
+    device = torch.device(args.device)
+    module = build_module("dat_plain", args)
+    D, dat, loss = module.discriminator.to(device), module.perturbation, module.loss
+    generator = torch.Generator().manual_seed(1)
+    real, fake = (torch.rand(args.batch, 3, 32, 32, generator=generator).to(device) * 2 - 1 for _ in range(2))
+    if args.channels_last:
+        real, fake = real.contiguous(memory_format=torch.channels_last), fake.contiguous(memory_format=torch.channels_last)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else nullcontext()
+    steps = {
+        "baseline": lambda: loss.discriminator_loss(*discriminate(D, real, fake)),
+        "ours": lambda: loss.discriminator_loss(*discriminate(D, *dat(D, real, fake))),
+        "authors": lambda: authors_dat_discriminator_loss(D, real, fake, loss),
+    }
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for repeat in range(repeats + 1):  # the first round warms up
+        for name, step in steps.items():
+            start = time.perf_counter()
+            with autocast:
+                d_loss = step()
+            d_loss.backward()
+            D.zero_grad(set_to_none=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if repeat:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 # ------------------------------------------------------------------------------------ memory
 def peak_memory_probe(method: str, args: argparse.Namespace) -> int:
     """Bytes of peak memory one method's iterations add, measured in this (fresh) process."""
@@ -277,6 +309,9 @@ def table(results: dict, args: argparse.Namespace) -> str:
     rows += ["", "| measure | ratio |", "| --- | --- |"]
     for name, (num, den) in RATIOS.items():
         rows.append(f"| {name} ({num} / {den}) | {results[name]:.3f} |")
+    d = results["d_update_seconds"]
+    rows.append(f"| D update only, no G forward: ours / authors ({d['ours']:.3f} / {d['authors']:.3f} s) | {results['d_update_ours_over_authors']:.3f} |")
+    rows.append(f"| D update only, no G forward: DAT / baseline ({d['ours']:.3f} / {d['baseline']:.3f} s) | {results['d_update_dat_over_baseline']:.3f} |")
     if results.get("dat_peak_memory_ratio") is not None:
         mib = results["peak_memory_bytes"]
         rows.append(f"| dat_peak_memory_ratio (dat / baseline: {mib['dat'] / 2**20:.0f} / {mib['baseline'] / 2**20:.0f} MiB) "
@@ -299,6 +334,10 @@ def main(argv: list[str] | None = None) -> dict:
             times[method] += time_round(method, state, args, loader)
     timings = {method: summarize(t) for method, t in times.items()}
     results = {name: timings[num]["median"] / timings[den]["median"] for name, (num, den) in RATIOS.items()}
+    d_update = time_discriminator_updates(args, args.rounds * args.iterations * args.n_dis)
+    results["d_update_seconds"] = d_update
+    results["d_update_dat_over_baseline"] = d_update["ours"] / d_update["baseline"]
+    results["d_update_ours_over_authors"] = d_update["ours"] / d_update["authors"]
     results["dat_peak_memory_ratio"] = None
     if not args.skip_memory:
         peaks = {method: peak_memory(method, argv) for method in ("baseline", "dat")}

@@ -79,6 +79,9 @@ def test_speed_json_has_the_five_measures(tmp_path):
     assert set(results["timings"]) == {"baseline", "dat", "asgan", "dat_plain", "dat_authors"}
     assert all(len(t) == 1 and t[0] > 0 for t in results["raw_times"].values())
     assert results["dat_over_baseline"] == results["timings"]["dat"]["median"] / results["timings"]["baseline"]["median"]
+    d = results["d_update_seconds"]
+    assert set(d) == {"baseline", "ours", "authors"} and all(v > 0 for v in d.values())
+    assert results["d_update_ours_over_authors"] == d["ours"] / d["authors"]
 
 
 @pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(), reason="needs ../shared/data/mnist (the MNIST test split)")
