@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.trainer.states import TrainerFn
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
-from lightning.pytorch.trainer.states import TrainerFn
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from datgan_lightning.errors import DatasetNotFoundError
