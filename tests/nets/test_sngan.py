@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
 from datgan_lightning.nets.sngan import (
@@ -10,7 +11,7 @@ from datgan_lightning.nets.sngan import (
     SNGANGenerator48,
     SNGANGenerator64,
 )
-from datgan_lightning.nets.sngan.resblocks import DBlock
+from datgan_lightning.nets.sngan.resblocks import DBlock, upsample
 
 NETS = {32: (SNGANGenerator32, SNGANDiscriminator32), 48: (SNGANGenerator48, SNGANDiscriminator48), 64: (SNGANGenerator64, SNGANDiscriminator64)}
 # Mimicry's widths, counted by hand from its layers (SNGAN-32: G 4.28M, D 1.05M); spectral norm adds buffers, not parameters
@@ -56,3 +57,17 @@ def test_mimicry_relu_shortcut_quirk():
 def test_too_small_input_is_a_clear_error():
     with pytest.raises(ValueError, match=r"SNGANDiscriminator32 got input of shape \(2, 3, 2, 2\); it needs .* H, W >= 4"):
         SNGANDiscriminator32(ndf=8)(torch.zeros(2, 3, 2, 2))
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_generator_upsampling_is_bilinear_2x_in_either_memory_format(memory_format):
+    x = torch.randn(3, 5, 6, 7).contiguous(memory_format=memory_format).requires_grad_()
+    reference = x.detach().clone().requires_grad_()
+    y = upsample(x)
+    expected = F.interpolate(reference, scale_factor=2, mode="bilinear", align_corners=False)
+    assert y.is_contiguous(memory_format=memory_format)
+    assert torch.equal(y, expected)  # the CPU channels_last route changes speed, not values
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    expected.backward(grad)
+    assert torch.allclose(x.grad, reference.grad, atol=1e-6)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -26,6 +27,15 @@ def sn(module: nn.Module) -> nn.Module:
 
 
 def upsample(x: Tensor) -> Tensor:
+    """Bilinear 2x upsampling, as Mimicry's generator blocks do.
+
+    PyTorch's CPU bilinear kernel is slow on NCHW tensors (measured 2x slower at the 16x16 -> 32x32
+    step of SNGAN-32, the copies included) and gives the same values on channels_last ones, so a
+    contiguous CPU input is upsampled in channels_last and handed back contiguous.
+    """
+    if x.device.type == "cpu" and x.is_contiguous():
+        y = F.interpolate(x.contiguous(memory_format=torch.channels_last), scale_factor=2, mode="bilinear", align_corners=False)
+        return y.contiguous()
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
