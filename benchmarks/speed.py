@@ -68,14 +68,12 @@ HORIZON = 10**9  # LR decay horizon: decay runs as in training but never reaches
 def build_module(method: str, args: argparse.Namespace) -> GAN:
     """The Lightning module of ``method`` with freshly seeded (so identical) SNGAN-32 nets."""
     torch.manual_seed(0)
-    common = dict(n_dis=args.n_dis, max_iterations=HORIZON)
+    common = dict(n_dis=args.n_dis, max_iterations=HORIZON, channels_last=args.channels_last)
     if method == "asgan":
         model = ASGAN(generator=SNGANGenerator32(), discriminator=SNGANDiscriminator32(), loss="hinge",
                       betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), **common)  # fmt: skip
     else:
         model = SNGAN(resolution=32, perturbation=DAT() if method.startswith("dat") else None, **common)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     if args.compile:
         model.generator.compile()
         model.discriminator.compile()
@@ -275,7 +273,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (Lightning: precision='bf16-mixed')")
-    parser.add_argument("--channels-last", action="store_true", help="nets and images in channels_last memory format")
+    parser.add_argument("--channels-last", action="store_true", help="nets and images in channels_last memory format (the modules' channels_last=True)")
     parser.add_argument("--compile", action="store_true", help="torch.compile G and D (nn.Module.compile)")
     parser.add_argument("--skip-memory", action="store_true", help="do not measure peak memory (saves two subprocess runs)")
     parser.add_argument("--json", type=Path, default=None)
