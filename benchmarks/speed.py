@@ -6,7 +6,7 @@
 
 One generator iteration is n_dis (5) D steps, each on a fresh real batch, plus one G step, with
 Mimicry's SNGAN-32 nets (G 256 channels, D 128), hinge loss and Adam, on random images in [-1, 1]
-(the content does not change the cost). Five runs, interleaved round by round so drift hits all alike:
+(the content does not change the cost). Five runs:
 
 - ``baseline``, ``dat``, ``asgan``: the library's Lightning modules (``SNGAN``, ``SNGAN`` +
   ``DAT()``, ``ASGAN``) under a ``Trainer``, as a user runs them;
@@ -17,10 +17,18 @@ Mimicry's SNGAN-32 nets (G 256 channels, D 128), hinge loss and Adam, on random 
   forward and input gradient per batch for the attack, then the training forwards on the two
   perturbed batches, which still require grad, so the training backward also computes input gradients.
 
-Ratios: dat/baseline, dat_plain/dat_authors (ours over the authors' formulation, both without
-Lightning), asgan/baseline, dat/dat_plain (Lightning over plain). Peak memory of DAT vs baseline is
-measured in a fresh subprocess per method (CUDA: max allocated; CPU: peak RSS minus the RSS before
-the first iteration). Prints a markdown table; ``--json PATH`` writes the ratios and raw timings.
+How they are interleaved, so that a shared machine's drift (this VM's speed wanders by 20%
+over minutes) hits compared runs alike: each round runs the three Lightning runs one after the
+other (order reversed every other round), and within the ``dat`` run, after each of its generator
+iterations, one iteration of each plain loop (their order alternating); so ``dat``, ``dat_plain``
+and ``dat_authors`` are compared iteration by iteration.
+
+Ratios of median times: dat/baseline, dat_plain/dat_authors (ours over the authors' formulation,
+both without Lightning), asgan/baseline, dat/dat_plain (Lightning over plain). The D update alone
+(one D loss and backward on fixed batches, no G forward) is timed too. Peak memory of DAT vs
+baseline is measured in a fresh subprocess per method (CUDA: max allocated; CPU: peak RSS minus
+the RSS before the first iteration). Prints a markdown table; ``--json PATH`` writes the ratios and
+raw timings.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -146,31 +154,48 @@ class PlainLoop:
         for scheduler in self.schedulers:
             scheduler.step()
 
-    def run(self, batches: Iterator[Tensor], iterations: int, on_iteration_end: Callable[[], None]) -> None:
+    def run(self, batches: Iterator[Tensor], iterations: int) -> None:
         for _ in range(iterations):
             for _ in range(self.n_dis):
                 real = next(batches).to(self.device, non_blocking=True)
                 self.discriminator_step(real)
             self.generator_step(len(real))
-            on_iteration_end()
 
 
 # ------------------------------------------------------------------------------------ timing
-class Clock:
-    """Called at each iteration's end: keeps the time since the previous call, as ``IterationTimer``
-    does (so the first iteration, which creates the data iterator, is never timed), after ``warmup``."""
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
-    def __init__(self, device: torch.device, warmup: int) -> None:
-        self.device, self.warmup, self.calls, self.times, self.last = device, warmup, 0, [], None
 
-    def __call__(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        now = time.perf_counter()
-        self.calls += 1
-        if self.last is not None and self.calls > self.warmup + 1:
-            self.times.append(now - self.last)
-        self.last = now
+class PairedIterations(IterationTimer):
+    """Times the Lightning ``dat`` run and, after each of its generator iterations, one iteration of
+    each plain loop (``dat_plain``, ``dat_authors``, their order alternating): the three runs whose
+    ratios the targets compare are interleaved iteration by iteration, so the drift of a shared
+    machine hits them alike. The Lightning clock restarts after the plain iterations, so they are
+    not counted in its time; plain iterations are timed whenever the Lightning one is."""
+
+    def __init__(self, loops: dict[str, PlainLoop], batches: Iterator[Tensor], warmup: int, device: torch.device) -> None:
+        super().__init__(warmup)
+        self.loops, self.batches, self.device = loops, batches, device
+        self.plain_times: dict[str, list[float]] = {name: [] for name in loops}
+        self._plain_iterations = 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: GAN, outputs, batch, batch_idx: int) -> None:
+        seen, timed = self._seen, len(self.times)
+        super().on_train_batch_end(trainer, module, outputs, batch, batch_idx)
+        if module.generator_iterations == seen:
+            return
+        names = list(self.loops)
+        for name in names if self._plain_iterations % 2 == 0 else names[::-1]:
+            synchronize(self.device)
+            start = time.perf_counter()
+            self.loops[name].run(self.batches, 1)
+            synchronize(self.device)
+            if len(self.times) > timed:
+                self.plain_times[name].append(time.perf_counter() - start)
+        self._plain_iterations += 1
+        self._last = time.perf_counter()
 
 
 def trainer(args: argparse.Namespace, iterations: int, callbacks: list) -> L.Trainer:
@@ -182,16 +207,18 @@ def trainer(args: argparse.Namespace, iterations: int, callbacks: list) -> L.Tra
     )  # fmt: skip
 
 
-def time_round(method: str, state: dict, args: argparse.Namespace, loader: DataLoader) -> list[float]:
-    """``args.iterations`` timed generator iterations of ``method`` after ``1 + args.warmup`` untimed ones."""
+def time_round(method: str, state: dict, args: argparse.Namespace, loader: DataLoader) -> dict[str, list[float]]:
+    """``args.iterations`` timed generator iterations of ``method`` after ``1 + args.warmup`` untimed
+    ones; the ``dat`` round also times the plain loops, interleaved with it."""
     total = 1 + args.warmup + args.iterations
-    if method in LIGHTNING_METHODS:
+    if method != "dat":
         timer = IterationTimer(warmup=args.warmup)
         trainer(args, total, [timer]).fit(state[method], loader)
-        return timer.times
-    clock = Clock(torch.device(args.device), args.warmup)
-    state[method].run(endless(loader), total, clock)
-    return clock.times
+        return {method: timer.times}
+    plain = {name: state[name] for name in PLAIN_METHODS}
+    timer = PairedIterations(plain, endless(loader), args.warmup, torch.device(args.device))
+    trainer(args, total, [timer]).fit(state[method], loader)
+    return {method: timer.times, **timer.plain_times}
 
 
 def build_state(args: argparse.Namespace) -> dict:
@@ -244,10 +271,10 @@ def peak_memory_probe(method: str, args: argparse.Namespace) -> int:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
-        loop.run(batches, 1, lambda: None)
+        loop.run(batches, 1)
         return torch.cuda.max_memory_allocated(device) - before
     before = _rss_bytes()
-    loop.run(batches, 1, lambda: None)
+    loop.run(batches, 1)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before  # Linux reports KiB
 
 
@@ -327,9 +354,10 @@ def main(argv: list[str] | None = None) -> dict:
     L.seed_everything(0, verbose=False)
     loader, state = make_loader(args), build_state(args)
     times = {method: [] for method in METHODS}
-    for _ in range(args.rounds):  # interleaved: each round runs every method once
-        for method in METHODS:
-            times[method] += time_round(method, state, args, loader)
+    for round_index in range(args.rounds):  # each round runs every method once, in alternating order
+        for method in LIGHTNING_METHODS if round_index % 2 == 0 else LIGHTNING_METHODS[::-1]:
+            for name, t in time_round(method, state, args, loader).items():
+                times[name] += t
     timings = {method: summarize(t) for method, t in times.items()}
     results = {name: timings[num]["median"] / timings[den]["median"] for name, (num, den) in RATIOS.items()}
     d_update = time_discriminator_updates(args, args.rounds * args.iterations * args.n_dis)
