@@ -3,6 +3,7 @@
     python benchmarks/speed.py --quick                 # batch 16, a few iterations: under 5 minutes here
     python benchmarks/speed.py --batch 64 --json out.json
     python benchmarks/speed.py --device cuda --bf16 --channels-last --compile
+    python benchmarks/speed.py --memory-formats        # our DAT loop in NCHW vs channels_last
 
 One generator iteration is n_dis (5) D steps, each on a fresh real batch, plus one G step, with
 Mimicry's SNGAN-32 nets (G 256 channels, D 128), hinge loss and Adam, on random images in [-1, 1]
@@ -260,6 +261,33 @@ def time_discriminator_updates(args: argparse.Namespace, repeats: int) -> dict[s
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def compare_memory_formats(args: argparse.Namespace, repeats: int) -> dict:
+    """Median seconds of our plain loop's D step (G forward + DAT update) and G step with the nets and
+    images in the default and in the channels_last memory format, interleaved; and the ratio of
+    whole iterations (n_dis D steps + 1 G step) built from them."""
+    device = torch.device(args.device)
+    generator = torch.Generator().manual_seed(1)
+    real = torch.rand(args.batch, 3, 32, 32, generator=generator).to(device) * 2 - 1
+    loops, batches = {}, {}
+    for layout in ("default", "channels_last"):
+        layout_args = argparse.Namespace(**{**vars(args), "channels_last": layout == "channels_last"})
+        loops[layout] = PlainLoop(build_module("dat_plain", layout_args), authors=False, device=device, bf16=args.bf16)
+        batches[layout] = real.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else real
+    times = {(layout, part): [] for layout in loops for part in ("d_step", "g_step")}
+    for repeat in range(repeats + 1):  # the first round warms up
+        for layout, loop in loops.items():
+            for part, step in (("d_step", lambda: loop.discriminator_step(batches[layout])), ("g_step", lambda: loop.generator_step(args.batch))):
+                synchronize(device)
+                start = time.perf_counter()
+                step()
+                synchronize(device)
+                if repeat:
+                    times[layout, part].append(time.perf_counter() - start)
+    medians = {layout: {part: statistics.median(times[layout, part]) for part in ("d_step", "g_step")} for layout in loops}
+    iteration = {layout: args.n_dis * m["d_step"] + m["g_step"] for layout, m in medians.items()}
+    return {"seconds": medians, "channels_last_over_default": iteration["channels_last"] / iteration["default"]}
+
+
 # ------------------------------------------------------------------------------------ memory
 def peak_memory_probe(method: str, args: argparse.Namespace) -> int:
     """Bytes of peak memory one method's iterations add, measured in this (fresh) process."""
@@ -302,6 +330,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (Lightning: precision='bf16-mixed')")
     parser.add_argument("--channels-last", action="store_true", help="nets and images in channels_last memory format (the modules' channels_last=True)")
     parser.add_argument("--compile", action="store_true", help="torch.compile G and D (nn.Module.compile)")
+    parser.add_argument("--memory-formats", action="store_true", help="only compare our DAT loop's D and G steps in the default and the channels_last memory format")
     parser.add_argument("--skip-memory", action="store_true", help="do not measure peak memory (saves two subprocess runs)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--memory-probe", choices=("baseline", "dat"), help=argparse.SUPPRESS)
@@ -319,12 +348,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def table(results: dict, args: argparse.Namespace) -> str:
-    rows = [
+def setup_line(args: argparse.Namespace) -> str:
+    return (
         f"SNGAN-32, batch {args.batch}, n_dis {args.n_dis}, {args.device}"
         + (f" ({args.threads} threads)" if args.device == "cpu" else "")
         + "".join(f", {flag}" for flag in ("bf16", "channels_last", "compile") if getattr(args, flag))
-        + f"; {args.rounds} rounds x {args.iterations} timed iterations per method",
+    )
+
+
+def table(results: dict, args: argparse.Namespace) -> str:
+    rows = [
+        setup_line(args) + f"; {args.rounds} rounds x {args.iterations} timed iterations per method",
         "",
         "| run | s / generator iteration (median) | IQR (s) | timed iterations |",
         "| --- | --- | --- | --- |",
@@ -344,6 +378,26 @@ def table(results: dict, args: argparse.Namespace) -> str:
     return "\n".join(rows)
 
 
+def memory_format_table(results: dict, args: argparse.Namespace) -> str:
+    rows = [setup_line(args) + f"; our DAT loop, {args.rounds * args.iterations * args.n_dis} interleaved repeats", "",
+            "| memory format | D step (G forward + DAT update), s | G step, s |", "| --- | --- | --- |"]  # fmt: skip
+    rows += [f"| {layout} | {m['d_step']:.3f} | {m['g_step']:.3f} |" for layout, m in results["seconds"].items()]
+    rows += ["", f"whole iteration ({args.n_dis} D steps + 1 G step), channels_last / default: {results['channels_last_over_default']:.3f}"]
+    return "\n".join(rows)
+
+
+def report(results: dict, text: str, args: argparse.Namespace) -> dict:
+    """Prints ``text``; adds the setup to ``results`` and writes them to ``--json``."""
+    results["setup"] = {k: getattr(args, k) for k in ("batch", "n_dis", "iterations", "rounds", "warmup", "threads", "device", "bf16", "channels_last", "compile")}
+    results["setup"].update(torch=torch.__version__, lightning=L.__version__, machine=platform.processor() or platform.machine())
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"json: {args.json}")
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
@@ -352,6 +406,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(peak_memory_probe(args.memory_probe, args))
         return {}
     L.seed_everything(0, verbose=False)
+    if args.memory_formats:
+        results = compare_memory_formats(args, args.rounds * args.iterations * args.n_dis)
+        return report(results, memory_format_table(results, args), args)
     loader, state = make_loader(args), build_state(args)
     times = {method: [] for method in METHODS}
     for round_index in range(args.rounds):  # each round runs every method once, in alternating order
@@ -371,14 +428,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["dat_peak_memory_ratio"] = peaks["dat"] / peaks["baseline"]
     results["timings"] = timings
     results["raw_times"] = times
-    results["setup"] = {k: getattr(args, k) for k in ("batch", "n_dis", "iterations", "rounds", "warmup", "threads", "device", "bf16", "channels_last", "compile")}
-    results["setup"].update(torch=torch.__version__, lightning=L.__version__, machine=platform.processor() or platform.machine())
-    print(table(results, args))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
-        print(f"json: {args.json}")
-    return results
+    return report(results, table(results, args), args)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,18 @@ def test_toy2d_json_shape(tmp_path):
 MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 
+def test_speed_memory_formats_compares_both_layouts_of_our_loop(tmp_path, capsys):
+    speed = _load("speed")
+    out = tmp_path / "formats.json"
+    results = speed.main(["--memory-formats", "--batch", "2", "--n-dis", "2", "--rounds", "1", "--iterations", "1", "--json", str(out)])
+    assert json.loads(out.read_text()) == results
+    seconds = results["seconds"]
+    assert set(seconds) == {"default", "channels_last"} and all(v > 0 for m in seconds.values() for v in m.values())
+    iteration = {layout: 2 * m["d_step"] + m["g_step"] for layout, m in seconds.items()}
+    assert results["channels_last_over_default"] == pytest.approx(iteration["channels_last"] / iteration["default"])
+    assert "channels_last / default" in capsys.readouterr().out
+
+
 @pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(), reason="needs ../shared/data/mnist (the MNIST test split)")
 def test_mnist_dcgan_json_shape_and_grids(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
