@@ -17,10 +17,10 @@ TINY = {
 }
 
 
-@pytest.mark.parametrize("dat", [False, True], ids=["baseline", "dat"])
+@pytest.mark.parametrize("dat, channels_last", [(False, False), (True, False), (True, True)], ids=["baseline", "dat", "dat-channels_last"])
 @pytest.mark.parametrize("model_class", list(TINY), ids=lambda c: c.__name__)
-def test_one_generator_iteration(tmp_path, model_class, dat):
-    model = model_class(**TINY[model_class], max_iterations=1, perturbation=DAT(eps=1.0) if dat else None)
+def test_one_generator_iteration(tmp_path, model_class, dat, channels_last):
+    model = model_class(**TINY[model_class], max_iterations=1, perturbation=DAT(eps=1.0) if dat else None, channels_last=channels_last)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = fast_trainer(tmp_path)
     trainer.fit(model, image_loader())
