@@ -60,3 +60,16 @@ def test_channels_last_trains_the_same_math_in_the_faster_layout(tmp_path):
     assert not any(layouts[False]) and all(layouts[True]) and len(layouts[True]) == 5  # 2 per D step, 1 in G's
     for default, fast in zip(outputs[False][:2], outputs[True][:2]):
         assert torch.allclose(default, fast, atol=1e-5)
+
+
+def test_channels_last_checkpoint_reloads_in_its_layout(tmp_path):
+    torch.manual_seed(0)
+    model = SNGAN(resolution=32, latent_dim=8, ngf=8, ndf=8, n_dis=1, max_iterations=1, channels_last=True)
+    trainer = fast_trainer(tmp_path)
+    trainer.fit(model, image_loader())
+    trainer.save_checkpoint(tmp_path / "cl.ckpt")
+    loaded = SNGAN.load_from_checkpoint(tmp_path / "cl.ckpt")
+    assert loaded.hparams.channels_last and loaded.generator_iterations == 1
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in loaded.parameters() if p.dim() == 4)
