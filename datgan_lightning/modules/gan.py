@@ -6,7 +6,6 @@ import copy
 from typing import Any, Literal
 
 import torch
-from lightning.fabric.utilities.apply_func import apply_to_collection
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
@@ -121,7 +120,8 @@ class GAN(LightningModule):
         self.generator_iterations = 0
         self.discriminator_steps = 0
         self.generator_ema = None if ema_decay is None else _ema_copy(generator, ema_decay)
-        if channels_last:
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
             self.to(memory_format=torch.channels_last)  # 4-d weights only; checkpoints load into this layout
 
     # ----------------------------------------------------------------- sampling
@@ -152,17 +152,14 @@ class GAN(LightningModule):
             generator.train(was_training)
 
     # ----------------------------------------------------------------- training
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if not self.hparams.get("channels_last", False):
-            return batch
-        return apply_to_collection(batch, Tensor, _channels_last)
-
     def real_samples(self, batch: Any) -> Tensor:
         """The real samples of a batch: the batch itself, or its first item for ``(x, y)`` batches."""
         return batch[0] if isinstance(batch, (tuple, list)) else batch
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = self.real_samples(batch)
+        if self.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
         opt_d, opt_g = self.optimizers()
         d_loss, d_real, d_fake = self.discriminator_update(real, opt_d)
         self.discriminator_steps += 1
@@ -290,10 +287,6 @@ def _ema_copy(generator: nn.Module, decay: float) -> AveragedModel:
     ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
     ema.requires_grad_(False)  # never trained, only averaged
     return ema
-
-
-def _channels_last(x: Tensor) -> Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def _check(ok: bool, option: str, value: Any, fix: str) -> None:
