@@ -230,6 +230,20 @@ def build_state(args: argparse.Namespace) -> dict:
     return state
 
 
+def time_interleaved(steps: dict, repeats: int, device: torch.device) -> dict:
+    """Median seconds of each step, running them in turn ``repeats`` times after one warm-up round."""
+    times: dict = {name: [] for name in steps}
+    for repeat in range(repeats + 1):
+        for name, step in steps.items():
+            synchronize(device)
+            start = time.perf_counter()
+            step()
+            synchronize(device)
+            if repeat:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def time_discriminator_updates(args: argparse.Namespace, repeats: int) -> dict[str, float]:
     """Median seconds of one D loss + backward on fixed real and fake batches, without G's forward:
     the part of a D step that DAT changes (baseline, our DAT, the authors' formulation), interleaved."""
@@ -246,19 +260,14 @@ def time_discriminator_updates(args: argparse.Namespace, repeats: int) -> dict[s
         "ours": lambda: loss.discriminator_loss(*discriminate(D, *dat(D, real, fake))),
         "authors": lambda: authors_dat_discriminator_loss(D, real, fake, loss),
     }
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for repeat in range(repeats + 1):  # the first round warms up
-        for name, step in steps.items():
-            start = time.perf_counter()
-            with autocast:
-                d_loss = step()
-            d_loss.backward()
-            D.zero_grad(set_to_none=True)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if repeat:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+
+    def update(step):
+        with autocast:
+            d_loss = step()
+        d_loss.backward()
+        D.zero_grad(set_to_none=True)
+
+    return time_interleaved({name: (lambda step=step: update(step)) for name, step in steps.items()}, repeats, device)
 
 
 def compare_memory_formats(args: argparse.Namespace, repeats: int) -> dict:
@@ -273,17 +282,12 @@ def compare_memory_formats(args: argparse.Namespace, repeats: int) -> dict:
         layout_args = argparse.Namespace(**{**vars(args), "channels_last": layout == "channels_last"})
         loops[layout] = PlainLoop(build_module("dat_plain", layout_args), authors=False, device=device, bf16=args.bf16)
         batches[layout] = real.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else real
-    times = {(layout, part): [] for layout in loops for part in ("d_step", "g_step")}
-    for repeat in range(repeats + 1):  # the first round warms up
-        for layout, loop in loops.items():
-            for part, step in (("d_step", lambda: loop.discriminator_step(batches[layout])), ("g_step", lambda: loop.generator_step(args.batch))):
-                synchronize(device)
-                start = time.perf_counter()
-                step()
-                synchronize(device)
-                if repeat:
-                    times[layout, part].append(time.perf_counter() - start)
-    medians = {layout: {part: statistics.median(times[layout, part]) for part in ("d_step", "g_step")} for layout in loops}
+    steps = {}
+    for layout, loop in loops.items():
+        steps[layout, "d_step"] = lambda loop=loop, layout=layout: loop.discriminator_step(batches[layout])
+        steps[layout, "g_step"] = lambda loop=loop: loop.generator_step(args.batch)
+    times = time_interleaved(steps, repeats, device)
+    medians = {layout: {part: times[layout, part] for part in ("d_step", "g_step")} for layout in loops}
     iteration = {layout: args.n_dis * m["d_step"] + m["g_step"] for layout, m in medians.items()}
     return {"seconds": medians, "channels_last_over_default": iteration["channels_last"] / iteration["default"]}
 
