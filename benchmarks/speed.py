@@ -93,8 +93,6 @@ def make_loader(args: argparse.Namespace) -> DataLoader:
     generator = torch.Generator().manual_seed(0)
     batches = args.n_dis * (1 + args.warmup + args.iterations)  # one epoch holds a round
     images = torch.rand(args.batch * batches, 3, 32, 32, generator=generator) * 2 - 1
-    if args.channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
     return DataLoader(TensorDataset(images), batch_size=args.batch, shuffle=True, drop_last=True, generator=generator)
 
 
@@ -123,6 +121,7 @@ class PlainLoop:
     def __init__(self, model: GAN, authors: bool, device: torch.device, bf16: bool) -> None:
         self.G, self.D = model.generator.to(device), model.discriminator.to(device)
         self.perturbation, self.loss, self.n_dis, self.authors = model.perturbation, model.loss, model.n_dis, authors
+        self.channels_last = model.channels_last
         self.device = device
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         hp = model.hparams
@@ -159,6 +158,8 @@ class PlainLoop:
         for _ in range(iterations):
             for _ in range(self.n_dis):
                 real = next(batches).to(self.device, non_blocking=True)
+                if self.channels_last:  # as the module's training_step: collation stacks into NCHW
+                    real = real.contiguous(memory_format=torch.channels_last)
                 self.discriminator_step(real)
             self.generator_step(len(real))
 

@@ -81,6 +81,20 @@ def test_speed_reference_step_computes_the_same_loss_as_ours():
     assert torch.allclose(ours, authors, atol=1e-6) and not torch.allclose(ours, clean, atol=1e-4)
 
 
+@pytest.mark.parametrize("method", ["dat_plain", "dat_authors"])
+def test_speed_plain_loops_feed_d_channels_last_batches_with_channels_last(method):
+    """``--channels-last`` compares layouts only if every batch D sees is in it (collation makes NCHW)."""
+    import torch
+
+    speed = _load("speed")
+    args = speed.parse(["--batch", "2", "--n-dis", "1", "--channels-last"])
+    loop = speed.PlainLoop(speed.build_module(method, args), authors=method == "dat_authors", device=torch.device("cpu"), bf16=False)
+    layouts = []
+    loop.D.register_forward_pre_hook(lambda module, inputs: layouts.append(inputs[0].is_contiguous(memory_format=torch.channels_last)))
+    loop.run(speed.endless(speed.make_loader(args)), 1)
+    assert len(layouts) == (7 if method == "dat_authors" else 3) and all(layouts)
+
+
 def test_speed_json_has_the_five_measures(tmp_path):
     speed = _load("speed")
     out = tmp_path / "speed.json"
