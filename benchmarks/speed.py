@@ -15,8 +15,8 @@ Mimicry's SNGAN-32 nets (G 256 channels, D 128), hinge loss and Adam, on random 
   strategy, joint D forwards, the same optimizers and LR decay), no Lightning;
 - ``dat_authors``: the same plain loop with the D step written the way the authors' code does it
   (METHODS.md): separate clean forwards of D on the real and the fake batch for the targets, one D
-  forward and input gradient per batch for the attack, then the training forwards on the two
-  perturbed batches, which still require grad, so the training backward also computes input gradients.
+  forward and input gradient per batch for the attack, then the training forward on each perturbed
+  batch, which still requires grad, so its backward also computes input gradients.
 
 How they are interleaved, so that a shared machine's drift (this VM's speed wanders by 20%
 over minutes) hits compared runs alike: each round runs the three Lightning runs one after the
@@ -103,8 +103,16 @@ def endless(loader: DataLoader) -> Iterator[Tensor]:
 
 
 # ---------------------------------------------------------------------- plain PyTorch loop
-def authors_dat_discriminator_loss(D: nn.Module, real: Tensor, fake: Tensor, loss, eps: float = 1.0) -> Tensor:
-    """D's DAT loss computed the way the authors' code does (the reference for ``ours_over_authors``)."""
+def authors_dat_discriminator_update(D: nn.Module, real: Tensor, fake: Tensor, loss, eps: float = 1.0) -> Tensor:
+    """Backpropagates D's DAT loss computed the way the authors' code does (the reference for
+    ``ours_over_authors``) into D's gradients and returns the loss, detached.
+
+    The authors make one backward over both training forwards; here each perturbed batch's forward
+    is followed by its own backward: the same gradients and the same work, but torch.compile cannot
+    backpropagate through a spectral-norm D that ran two training-mode forwards (the second power
+    iteration bumps the version of a buffer the first graph saved; eager clones it), so
+    ``--compile`` would otherwise fail here.
+    """
     target_for_real = logits(D, fake).detach().mean()  # clean forwards, autograd on, targets detached
     target_for_fake = logits(D, real).detach().mean()
     perturbed = []
@@ -112,7 +120,12 @@ def authors_dat_discriminator_loss(D: nn.Module, real: Tensor, fake: Tensor, los
         x = x.detach().requires_grad_(True)  # one attack forward per batch
         (grad,) = torch.autograd.grad((logits(D, x).mean() - target).abs(), x)
         perturbed.append((x - eps * grad.clamp(-1, 1)).clamp(-1, 1).detach().requires_grad_(True))
-    return loss.discriminator_loss(logits(D, perturbed[0]), logits(D, perturbed[1]))
+    d_loss = 0
+    for x, g in zip(perturbed, (loss.g1, loss.g2)):  # -(g1 + g2): the terms of loss.discriminator_loss
+        term = -g(logits(D, x)).mean()  # x still requires grad: this backward also computes input gradients
+        term.backward()
+        d_loss = d_loss + term.detach()
+    return d_loss
 
 
 class PlainLoop:
@@ -132,15 +145,16 @@ class PlainLoop:
     def discriminator_step(self, real: Tensor) -> None:
         with torch.no_grad(), self.autocast:
             fake = self.G(self.G.sample_latent(len(real), self.device))
+        self.opt_d.zero_grad(set_to_none=True)
         with self.autocast:
             if self.authors:
-                d_loss = authors_dat_discriminator_loss(self.D, real, fake, self.loss)
+                authors_dat_discriminator_update(self.D, real, fake, self.loss)  # backpropagates itself
             else:
                 if self.perturbation is not None:
                     real, fake = self.perturbation(self.D, real, fake)
                 d_loss = self.loss.discriminator_loss(*discriminate(self.D, real, fake))
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        if not self.authors:
+            d_loss.backward()
         self.opt_d.step()
 
     def generator_step(self, n: int) -> None:
@@ -257,15 +271,14 @@ def time_discriminator_updates(args: argparse.Namespace, repeats: int) -> dict[s
         real, fake = real.contiguous(memory_format=torch.channels_last), fake.contiguous(memory_format=torch.channels_last)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else nullcontext()
     steps = {
-        "baseline": lambda: loss.discriminator_loss(*discriminate(D, real, fake)),
-        "ours": lambda: loss.discriminator_loss(*discriminate(D, *dat(D, real, fake))),
-        "authors": lambda: authors_dat_discriminator_loss(D, real, fake, loss),
+        "baseline": lambda: loss.discriminator_loss(*discriminate(D, real, fake)).backward(),
+        "ours": lambda: loss.discriminator_loss(*discriminate(D, *dat(D, real, fake))).backward(),
+        "authors": lambda: authors_dat_discriminator_update(D, real, fake, loss),
     }
 
     def update(step):
         with autocast:
-            d_loss = step()
-        d_loss.backward()
+            step()
         D.zero_grad(set_to_none=True)
 
     return time_interleaved({name: (lambda step=step: update(step)) for name, step in steps.items()}, repeats, device)
@@ -407,6 +420,11 @@ def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
     torch.set_num_threads(args.threads)
+    if args.compile:
+        # every D here (one per run) shares one compiled forward, and each sees several kinds of input
+        # (attack with input gradients, training, G step): past dynamo's default of 8 variants it
+        # would run the rest eagerly without saying so (cache_size_limit: recompile_limit's old name)
+        torch._dynamo.config.cache_size_limit = 64
     if args.memory_probe:
         print(peak_memory_probe(args.memory_probe, args))
         return {}

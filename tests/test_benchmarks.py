@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -62,23 +63,59 @@ def test_mnist_dcgan_json_shape_and_grids(tmp_path, monkeypatch):
     assert "DAT / GAN time per iteration" in (tmp_path / "mnist_dcgan_table.md").read_text()
 
 
-def test_speed_reference_step_computes_the_same_loss_as_ours():
-    """The authors' formulation in benchmarks/speed.py is the same math as our DAT, so the ratio compares costs only."""
+def _reference_and_ours(D, speed):
     import torch
 
     from datgan_lightning.adversarial import DAT
     from datgan_lightning.losses import get_loss
-    from datgan_lightning.nets.sngan import SNGANDiscriminator32
     from datgan_lightning.utils import discriminate
+
+    torch.manual_seed(0)
+    real, fake = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
+    hinge = get_loss("hinge")
+    results = {}
+    for name in ("ours", "authors", "clean"):
+        D.zero_grad(set_to_none=True)
+        if name == "authors":
+            d_loss = speed.authors_dat_discriminator_update(D, real, fake, hinge, eps=1.0)
+        else:
+            batches = DAT(eps=1.0)(D, real, fake) if name == "ours" else (real, fake)
+            d_loss = hinge.discriminator_loss(*discriminate(D, *batches))
+            d_loss.backward()
+        results[name] = (d_loss.detach(), [p.grad.clone() for p in D.parameters()])
+    return results
+
+
+def test_speed_reference_update_is_our_math():
+    """The authors' formulation in benchmarks/speed.py gives our DAT's loss and D gradients, so the
+    ratio compares costs only."""
+    import torch
+
+    from datgan_lightning.nets.sngan import SNGANDiscriminator32
 
     speed = _load("speed")
     D = SNGANDiscriminator32(ndf=8).eval()  # eval: no power iteration, so repeated forwards agree
-    real, fake = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
-    hinge = get_loss("hinge")
-    ours = hinge.discriminator_loss(*discriminate(D, *DAT(eps=1.0)(D, real, fake)))
-    authors = speed.authors_dat_discriminator_loss(D, real, fake, hinge, eps=1.0)
-    clean = hinge.discriminator_loss(*discriminate(D, real, fake))
+    results = _reference_and_ours(D, speed)
+    (ours, ours_grads), (authors, authors_grads), (clean, _) = results["ours"], results["authors"], results["clean"]
     assert torch.allclose(ours, authors, atol=1e-6) and not torch.allclose(ours, clean, atol=1e-4)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ours_grads, authors_grads))
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on CPU needs a C++ compiler (g++)")
+def test_speed_reference_update_backpropagates_through_a_compiled_spectral_norm_d():
+    """``--compile``: two training-mode forwards of a compiled spectral-norm D before one backward fail
+    in PyTorch's compiled autograd; the reference backpropagates each forward before the next."""
+    import torch
+
+    from datgan_lightning.nets.sngan import SNGANDiscriminator32
+
+    speed = _load("speed")
+    torch.manual_seed(0)
+    D = SNGANDiscriminator32(ndf=4)
+    D.compile()
+    results = _reference_and_ours(D, speed)
+    assert all(torch.isfinite(loss) for loss, _ in results.values())
+    assert all(g.abs().sum() > 0 for g in results["authors"][1])
 
 
 @pytest.mark.parametrize("method", ["dat_plain", "dat_authors"])
