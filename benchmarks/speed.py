@@ -25,8 +25,10 @@ iterations, one iteration of each plain loop (their order alternating); so ``dat
 and ``dat_authors`` are compared iteration by iteration.
 
 Ratios of median times: dat/baseline, dat_plain/dat_authors (ours over the authors' formulation,
-both without Lightning), asgan/baseline, dat/dat_plain (Lightning over plain). The D update alone
-(one D loss and backward on fixed batches, no G forward) is timed too. Peak memory of DAT vs
+both without Lightning), asgan/baseline, dat/dat_plain (Lightning over plain). The parts of an
+iteration are timed too, interleaved in short repeats on fixed inputs: G's forward, the D update
+(one D loss and backward: baseline, ours, the authors'), G's step; whole iterations composed from
+them give the DAT/baseline and ours/authors ratios with far less drift than whole iterations do. Peak memory of DAT vs
 baseline is measured in a fresh subprocess per method (CUDA: max allocated; CPU: peak RSS minus
 the RSS before the first iteration). Prints a markdown table; ``--json PATH`` writes the ratios and
 raw timings.
@@ -259,29 +261,52 @@ def time_interleaved(steps: dict, repeats: int, device: torch.device) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def time_discriminator_updates(args: argparse.Namespace, repeats: int) -> dict[str, float]:
-    """Median seconds of one D loss + backward on fixed real and fake batches, without G's forward:
-    the part of a D step that DAT changes (baseline, our DAT, the authors' formulation), interleaved."""
+def time_iteration_parts(args: argparse.Namespace, repeats: int) -> dict:
+    """Median seconds of the parts of a generator iteration on fixed inputs, all interleaved: G's
+    forward without gradients; one D loss + backward for the baseline, our DAT and the authors'
+    formulation (``d_update``: the part DAT changes); G's loss + backward through a frozen D
+    (``g_step``). No optimizer steps. Hundreds of short interleaved repeats average this machine's
+    drift out, so whole iterations composed from the parts, ``n_dis (g_forward + d_update) + g_step``,
+    are the stable estimate of the directly measured whole-iteration ratios."""
     device = torch.device(args.device)
     module = build_module("dat_plain", args)
-    D, dat, loss = module.discriminator.to(device), module.perturbation, module.loss
+    G, D, dat, loss = module.generator.to(device), module.discriminator.to(device), module.perturbation, module.loss
     generator = torch.Generator().manual_seed(1)
     real, fake = (torch.rand(args.batch, 3, 32, 32, generator=generator).to(device) * 2 - 1 for _ in range(2))
     if args.channels_last:
         real, fake = real.contiguous(memory_format=torch.channels_last), fake.contiguous(memory_format=torch.channels_last)
+    z = G.sample_latent(args.batch, device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else nullcontext()
+
+    def g_forward():
+        with torch.no_grad():
+            G(z)
+
+    def g_step():
+        D.requires_grad_(False)
+        loss.generator_loss(logits(D, G(z))).backward()
+        D.requires_grad_(True)
+
     steps = {
+        "g_forward": g_forward,
         "baseline": lambda: loss.discriminator_loss(*discriminate(D, real, fake)).backward(),
         "ours": lambda: loss.discriminator_loss(*discriminate(D, *dat(D, real, fake))).backward(),
         "authors": lambda: authors_dat_discriminator_update(D, real, fake, loss),
+        "g_step": g_step,
     }
 
-    def update(step):
+    def run(step):
         with autocast:
             step()
+        G.zero_grad(set_to_none=True)
         D.zero_grad(set_to_none=True)
 
-    return time_interleaved({name: (lambda step=step: update(step)) for name, step in steps.items()}, repeats, device)
+    times = time_interleaved({name: (lambda step=step: run(step)) for name, step in steps.items()}, repeats, device)
+    return {
+        "g_forward": times["g_forward"],
+        "g_step": times["g_step"],
+        "d_update": {name: times[name] for name in ("baseline", "ours", "authors")},
+    }
 
 
 def compare_memory_formats(args: argparse.Namespace, repeats: int) -> dict:
@@ -389,6 +414,9 @@ def table(results: dict, args: argparse.Namespace) -> str:
     d = results["d_update_seconds"]
     rows.append(f"| D update only, no G forward: ours / authors ({d['ours']:.3f} / {d['authors']:.3f} s) | {results['d_update_ours_over_authors']:.3f} |")
     rows.append(f"| D update only, no G forward: DAT / baseline ({d['ours']:.3f} / {d['baseline']:.3f} s) | {results['d_update_dat_over_baseline']:.3f} |")
+    c = results["part_seconds"]["composed_iteration"]
+    rows.append(f"| whole iteration composed from interleaved parts: DAT / baseline ({c['ours']:.3f} / {c['baseline']:.3f} s) | {results['composed_dat_over_baseline']:.3f} |")
+    rows.append(f"| whole iteration composed from interleaved parts: ours / authors ({c['ours']:.3f} / {c['authors']:.3f} s) | {results['composed_ours_over_authors']:.3f} |")
     if results.get("dat_peak_memory_ratio") is not None:
         mib = results["peak_memory_bytes"]
         rows.append(f"| dat_peak_memory_ratio (dat / baseline: {mib['dat'] / 2**20:.0f} / {mib['baseline'] / 2**20:.0f} MiB) "
@@ -440,10 +468,14 @@ def main(argv: list[str] | None = None) -> dict:
                 times[name] += t
     timings = {method: summarize(t) for method, t in times.items()}
     results = {name: timings[num]["median"] / timings[den]["median"] for name, (num, den) in RATIOS.items()}
-    d_update = time_discriminator_updates(args, args.rounds * args.iterations * args.n_dis)
-    results["d_update_seconds"] = d_update
+    parts = time_iteration_parts(args, args.rounds * args.iterations * args.n_dis)
+    d_update = results["d_update_seconds"] = parts["d_update"]
     results["d_update_dat_over_baseline"] = d_update["ours"] / d_update["baseline"]
     results["d_update_ours_over_authors"] = d_update["ours"] / d_update["authors"]
+    composed = {name: args.n_dis * (parts["g_forward"] + d) + parts["g_step"] for name, d in d_update.items()}
+    results["part_seconds"] = {"g_forward": parts["g_forward"], "g_step": parts["g_step"], "composed_iteration": composed}
+    results["composed_dat_over_baseline"] = composed["ours"] / composed["baseline"]
+    results["composed_ours_over_authors"] = composed["ours"] / composed["authors"]
     results["dat_peak_memory_ratio"] = None
     if not args.skip_memory:
         peaks = {method: peak_memory(method, argv) for method in ("baseline", "dat")}

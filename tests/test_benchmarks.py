@@ -145,6 +145,12 @@ def test_speed_json_has_the_five_measures(tmp_path):
     d = results["d_update_seconds"]
     assert set(d) == {"baseline", "ours", "authors"} and all(v > 0 for v in d.values())
     assert results["d_update_ours_over_authors"] == d["ours"] / d["authors"]
+    parts = results["part_seconds"]
+    assert parts["g_forward"] > 0 and parts["g_step"] > 0
+    composed = {name: parts["g_forward"] + d[name] + parts["g_step"] for name in d}  # n_dis 1
+    assert parts["composed_iteration"] == pytest.approx(composed)
+    assert results["composed_ours_over_authors"] == pytest.approx(composed["ours"] / composed["authors"])
+    assert results["composed_dat_over_baseline"] == pytest.approx(composed["ours"] / composed["baseline"])
 
 
 @pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(), reason="needs ../shared/data/mnist (the MNIST test split)")
