@@ -366,6 +366,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n-dis", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=None, help="timed generator iterations per method and round (default 4; 1 with --quick)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds of all methods (default 3; 2 with --quick)")
+    parser.add_argument("--part-repeats", type=int, default=None, help="interleaved repeats of each part of an iteration (default rounds x iterations x n_dis; 5 with --quick)")
     parser.add_argument("--warmup", type=int, default=0, help="untimed generator iterations per round besides the first, which is never timed")
     parser.add_argument("--quick", action="store_true", help="batch 16, 2 rounds of 1 timed iteration: about 4 minutes on 2 CPU cores")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -378,10 +379,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--memory-probe", choices=("baseline", "dat"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.batch = args.batch or (16 if args.quick else 64)
-    args.iterations = args.iterations or (1 if args.quick else 4)
-    args.rounds = args.rounds or (2 if args.quick else 3)
-    for option in ("batch", "n_dis", "iterations", "rounds"):
+    defaults = {"batch": (16, 64), "iterations": (1, 4), "rounds": (2, 3)}  # (with --quick, without)
+    for option, (quick, full) in defaults.items():
+        if getattr(args, option) is None:  # an explicit 0 is not a default: it is refused below
+            setattr(args, option, quick if args.quick else full)
+    if args.part_repeats is None:
+        args.part_repeats = 5 if args.quick else args.rounds * args.iterations * args.n_dis
+    for option in ("batch", "n_dis", "iterations", "rounds", "part_repeats"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')}={getattr(args, option)} must be >= 1")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -434,7 +438,7 @@ def memory_format_table(results: dict, args: argparse.Namespace) -> str:
 
 def report(results: dict, text: str, args: argparse.Namespace) -> dict:
     """Prints ``text``; adds the setup to ``results`` and writes them to ``--json``."""
-    results["setup"] = {k: getattr(args, k) for k in ("batch", "n_dis", "iterations", "rounds", "warmup", "threads", "device", "bf16", "channels_last", "compile")}
+    results["setup"] = {k: getattr(args, k) for k in ("batch", "n_dis", "iterations", "rounds", "part_repeats", "warmup", "threads", "device", "bf16", "channels_last", "compile")}
     results["setup"].update(torch=torch.__version__, lightning=L.__version__, machine=platform.processor() or platform.machine())
     print(text)
     if args.json:
@@ -468,7 +472,7 @@ def main(argv: list[str] | None = None) -> dict:
                 times[name] += t
     timings = {method: summarize(t) for method, t in times.items()}
     results = {name: timings[num]["median"] / timings[den]["median"] for name, (num, den) in RATIOS.items()}
-    parts = time_iteration_parts(args, args.rounds * args.iterations * args.n_dis)
+    parts = time_iteration_parts(args, args.part_repeats)
     d_update = results["d_update_seconds"] = parts["d_update"]
     results["d_update_dat_over_baseline"] = d_update["ours"] / d_update["baseline"]
     results["d_update_ours_over_authors"] = d_update["ours"] / d_update["authors"]

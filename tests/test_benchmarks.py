@@ -168,3 +168,11 @@ def test_lr_sensitivity_json_table_and_plot(tmp_path):
         assert split["train_x"].shape == (8000, 1, 32, 32) and split["test_x"].shape == (2000, 1, 32, 32)
     assert (tmp_path / "lr_sensitivity_table.md").read_text().count("\n| 0.0") == 2
     assert (tmp_path / "lr_sensitivity.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("option", ["--batch", "--rounds", "--iterations", "--part-repeats"])
+def test_speed_refuses_a_zero_count_instead_of_using_the_default(option, capsys):
+    speed = _load("speed")
+    with pytest.raises(SystemExit):
+        speed.parse([option, "0"])
+    assert f"{option}=0 must be >= 1" in capsys.readouterr().err
