@@ -28,10 +28,10 @@ Ratios of median times: dat/baseline, dat_plain/dat_authors (ours over the autho
 both without Lightning), asgan/baseline, dat/dat_plain (Lightning over plain). The parts of an
 iteration are timed too, interleaved in short repeats on fixed inputs: G's forward, the D update
 (one D loss and backward: baseline, ours, the authors'), G's step; whole iterations composed from
-them give the DAT/baseline and ours/authors ratios with far less drift than whole iterations do. Peak memory of DAT vs
-baseline is measured in a fresh subprocess per method (CUDA: max allocated; CPU: peak RSS minus
-the RSS before the first iteration). Prints a markdown table; ``--json PATH`` writes the ratios and
-raw timings.
+them give the DAT/baseline and ours/authors ratios with far less drift than whole iterations do.
+Peak memory of DAT vs baseline is measured in a fresh subprocess per method (CUDA: max allocated;
+CPU: peak RSS minus the RSS before the first iteration). Prints a markdown table; ``--json PATH``
+writes the ratios and raw timings.
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ def time_iteration_parts(args: argparse.Namespace, repeats: int) -> dict:
     """Median seconds of the parts of a generator iteration on fixed inputs, all interleaved: G's
     forward without gradients; one D loss + backward for the baseline, our DAT and the authors'
     formulation (``d_update``: the part DAT changes); G's loss + backward through a frozen D
-    (``g_step``). No optimizer steps. Hundreds of short interleaved repeats average this machine's
+    (``g_step``). No optimizer steps. Many short interleaved repeats average this machine's
     drift out, so whole iterations composed from the parts, ``n_dis (g_forward + d_update) + g_step``,
     are the stable estimate of the directly measured whole-iteration ratios."""
     device = torch.device(args.device)
