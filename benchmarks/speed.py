@@ -136,7 +136,7 @@ class PlainLoop:
     def __init__(self, model: GAN, authors: bool, device: torch.device, bf16: bool) -> None:
         self.G, self.D = model.generator.to(device), model.discriminator.to(device)
         self.perturbation, self.loss, self.n_dis, self.authors = model.perturbation, model.loss, model.n_dis, authors
-        self.channels_last = model.channels_last
+        self.in_training_layout = model.in_training_layout
         self.device = device
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         hp = model.hparams
@@ -173,9 +173,7 @@ class PlainLoop:
     def run(self, batches: Iterator[Tensor], iterations: int) -> None:
         for _ in range(iterations):
             for _ in range(self.n_dis):
-                real = next(batches).to(self.device, non_blocking=True)
-                if self.channels_last:  # as the module's training_step: collation stacks into NCHW
-                    real = real.contiguous(memory_format=torch.channels_last)
+                real = self.in_training_layout(next(batches).to(self.device, non_blocking=True))  # as training_step
                 self.discriminator_step(real)
             self.generator_step(len(real))
 
@@ -272,9 +270,7 @@ def time_iteration_parts(args: argparse.Namespace, repeats: int) -> dict:
     module = build_module("dat_plain", args)
     G, D, dat, loss = module.generator.to(device), module.discriminator.to(device), module.perturbation, module.loss
     generator = torch.Generator().manual_seed(1)
-    real, fake = (torch.rand(args.batch, 3, 32, 32, generator=generator).to(device) * 2 - 1 for _ in range(2))
-    if args.channels_last:
-        real, fake = real.contiguous(memory_format=torch.channels_last), fake.contiguous(memory_format=torch.channels_last)
+    real, fake = (module.in_training_layout(torch.rand(args.batch, 3, 32, 32, generator=generator).to(device) * 2 - 1) for _ in range(2))
     z = G.sample_latent(args.batch, device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else nullcontext()
 
@@ -320,7 +316,7 @@ def compare_memory_formats(args: argparse.Namespace, repeats: int) -> dict:
     for layout in ("default", "channels_last"):
         layout_args = argparse.Namespace(**{**vars(args), "channels_last": layout == "channels_last"})
         loops[layout] = PlainLoop(build_module("dat_plain", layout_args), authors=False, device=device, bf16=args.bf16)
-        batches[layout] = real.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else real
+        batches[layout] = loops[layout].in_training_layout(real)
     steps = {}
     for layout, loop in loops.items():
         steps[layout, "d_step"] = lambda loop=loop, layout=layout: loop.discriminator_step(batches[layout])

@@ -156,10 +156,15 @@ class GAN(LightningModule):
         """The real samples of a batch: the batch itself, or its first item for ``(x, y)`` batches."""
         return batch[0] if isinstance(batch, (tuple, list)) else batch
 
+    def in_training_layout(self, images: Tensor) -> Tensor:
+        """``images`` in the memory format the nets train in: ``channels_last`` for image batches when
+        that option is on (collation stacks batches into NCHW), otherwise unchanged."""
+        if self.channels_last and images.dim() == 4:
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real = self.real_samples(batch)
-        if self.channels_last and real.dim() == 4:
-            real = real.contiguous(memory_format=torch.channels_last)
+        real = self.in_training_layout(self.real_samples(batch))
         opt_d, opt_g = self.optimizers()
         d_loss, d_real, d_fake = self.discriminator_update(real, opt_d)
         self.discriminator_steps += 1
