@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,26 @@ class ImageQualityMetrics(EveryNIterations):
         return metrics
 
 
+# DataModule options that change how images are batched or fetched, not which pixels they hold
+LOADING_OPTIONS = frozenset({"batch_size", "num_workers", "pin_memory", "seed", "download"})
+
+
 def data_key(datamodule: Any) -> str:
-    """Names a dataset on disk for the cache: its class and where it lives."""
-    where = str(getattr(datamodule, "root", None) or getattr(datamodule, "path", None) or "")
-    size = getattr(datamodule, "image_size", "")
-    return f"{type(datamodule).__name__}{size}-{hashlib.sha1(str(Path(where).resolve()).encode()).hexdigest()[:8]}"
+    """Names the images a datamodule yields, for the real-feature cache: its class and a hash of every
+    option that defines the pixels (its hyperparameters except :data:`LOADING_OPTIONS`: root, crop,
+    image size, test root, subset sizes, ...), with paths made absolute. Changing any of them misses
+    the cache instead of reusing another dataset's features."""
+    options = dict(getattr(datamodule, "hparams", None) or {})
+    for name in ("root", "path", "image_size"):  # datamodules that do not save their hyperparameters
+        if name not in options and getattr(datamodule, name, None) is not None:
+            options[name] = getattr(datamodule, name)
+    identity = {k: _absolute_if_path(v) for k, v in sorted(options.items()) if k not in LOADING_OPTIONS}
+    cls = type(datamodule)
+    text = json.dumps({"class": f"{cls.__module__}.{cls.__qualname__}", **identity}, sort_keys=True, default=str)
+    return f"{cls.__name__}{options.get('image_size', '')}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+def _absolute_if_path(value: Any) -> Any:
+    if isinstance(value, (str, Path)) and str(value) and Path(value).exists():
+        return str(Path(value).resolve())
+    return value

@@ -60,6 +60,9 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        # every subclass's init arguments (crop, test_root, ...): they name the dataset's pixels, e.g.
+        # for the real-feature cache; logger=False keeps them out of the loggers' merged hparams
+        self.save_hyperparameters(logger=False)
         image_size = self.native_size if image_size is None else image_size
         if image_size is None or image_size < 1:
             raise ValueError(f"{type(self).__name__}: image_size={image_size!r} is invalid; use a positive number of pixels.")

@@ -37,6 +37,7 @@ class NpzImages(HeldOutValidation, LightningDataModule):
 
     def __init__(self, path: str, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False, seed: int = 0) -> None:
         super().__init__()
+        self.save_hyperparameters(logger=False)  # names the images, e.g. for the real-feature cache
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size} is invalid; use an integer >= 1.")
         self.path, self.batch_size = Path(path), batch_size

@@ -165,7 +165,7 @@ class ImageQuality:
         """Features of the first ``num_real[split]`` images of ``dataset``: from memory, disk, or extracted."""
         n = min(self.num_real.get(split, len(dataset)), len(dataset))
         first = _images(dataset[0])
-        key = f"{data_key}-{split}-n{n}-{'x'.join(map(str, first.shape))}-{self.extractor.name}"
+        key = f"{data_key}-{split}-n{n}of{len(dataset)}{_files_digest(dataset)}-{'x'.join(map(str, first.shape))}-{self.extractor.name}"
         if key not in self._real:
             features = self.cache.load(key) if self.cache is not None else None
             if features is None:
@@ -207,3 +207,12 @@ class ImageQuality:
             kid, kid_std = kid_from_features(real, fake[:n], self.kid_subsets, self.kid_subset_size)
             results[f"kid/{split}/{name}"], results[f"kid_std/{split}/{name}"] = kid, kid_std
         return results
+
+
+def _files_digest(dataset: Dataset) -> str:
+    """A short hash of the dataset's file list when it exposes one (``files``, ``samples`` or ``imgs``):
+    the same count of different files is a different dataset."""
+    files = next((getattr(dataset, name) for name in ("files", "samples", "imgs") if hasattr(dataset, name)), None)
+    if files is None:
+        return ""
+    return "-" + hashlib.sha1("\n".join(map(str, files)).encode()).hexdigest()[:8]

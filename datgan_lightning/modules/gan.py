@@ -286,6 +286,25 @@ class GAN(LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.generator_iterations = checkpoint.get("generator_iterations", 0)
         self.discriminator_steps = checkpoint.get("discriminator_steps", 0)
+        self._decay_to_this_runs_horizon(checkpoint)
+
+    def _decay_to_this_runs_horizon(self, checkpoint: dict[str, Any]) -> None:
+        """A resumed run decays its LR to 0 at *its own* ``max_iterations``: ``LambdaLR`` saves
+        :class:`LinearDecay`'s ``total``, so without this a run extended from 3 to 6 iterations would
+        keep the old horizon and train on at LR 0. From the resumed iteration ``t`` on the LR is
+        ``base * (1 - t / max_iterations)``; the optimizers' current LR is set to it too, since they
+        are restored with the LR of the old schedule. (Lightning restores the optimizers and
+        schedulers from this same dict after this hook.)"""
+        schedulers = checkpoint.get("lr_schedulers") or []
+        decay = LinearDecay(self.max_iterations)
+        for scheduler, optimizer in zip(schedulers, checkpoint.get("optimizer_states") or []):
+            for lr_lambda in scheduler.get("lr_lambdas", []):
+                if isinstance(lr_lambda, dict) and "total" in lr_lambda:
+                    lr_lambda["total"] = self.max_iterations
+            lrs = [base * decay(scheduler["last_epoch"]) for base in scheduler["base_lrs"]]
+            scheduler["_last_lr"] = lrs
+            for group, lr in zip(optimizer["param_groups"], lrs):
+                group["lr"] = lr
 
 
 def _ema_copy(generator: nn.Module, decay: float) -> AveragedModel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from datgan_lightning.modules.sngan import SNGAN
@@ -14,8 +15,10 @@ from datgan_lightning.nets.sngan.base import pooled_features
 class InfoMaxGAN(SNGAN):
     """:class:`SNGAN` with InfoMaxGAN's contrastive head (Mimicry's InfoMaxGAN).
 
-    Local features are the output of D's block ``local_block`` (Mimicry: 2, the 8x8 map at 32
-    pixels), global features the pooled vector D's output layer sees; both are projected to an RKHS
+    Local features are the output of D's block ``local_block`` after a ReLU; Mimicry takes the
+    *penultimate* block (3 of 4 at 32 px: ``ndf`` x 8x8; 4 of 5 at 48/64 px: ``ndf/2`` x 3x3 / 4x4), made
+    non-negative by the next block's in-place ReLU. Global features are the pooled vector D's output
+    layer sees; both are projected to an RKHS
     of ``rkhs_dim`` (1024) dims and scored with InfoNCE. D's loss adds ``infomax_weight_d`` (0.2)
     times the InfoNCE loss on the **clean** real batch, G's adds ``infomax_weight_g`` (0.2) times it on
     its fakes. With DAT, as in the authors' code, only the GAN loss sees the perturbed images.
@@ -26,7 +29,8 @@ class InfoMaxGAN(SNGAN):
     Args:
         infomax_weight_d, infomax_weight_g: weights of the InfoNCE loss for D and G.
         rkhs_dim: size of the projection space.
-        local_block: which of D's blocks (1 = the first) gives the local features.
+        local_block: which of D's blocks (1 = the first) gives the local features; ``None`` (default)
+            is the penultimate block, as in Mimicry.
         kwargs: the arguments of :class:`SNGAN`.
 
     Example:
@@ -40,11 +44,12 @@ class InfoMaxGAN(SNGAN):
         infomax_weight_d: float = 0.2,
         infomax_weight_g: float = 0.2,
         rkhs_dim: int = 1024,
-        local_block: int = 2,
+        local_block: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         blocks = len(self.discriminator.channels)
+        local_block = blocks - 1 if local_block is None else local_block
         if not 1 <= local_block < blocks:
             raise ValueError(f"local_block={local_block!r} is invalid; D has {blocks} blocks, use 1 to {blocks - 1}.")
         self.infomax_weight_d, self.infomax_weight_g, self.local_block = infomax_weight_d, infomax_weight_g, local_block
@@ -55,7 +60,8 @@ class InfoMaxGAN(SNGAN):
 
     def infomax_loss(self, images: Tensor) -> Tensor:
         outputs = self.discriminator.block_outputs(images)
-        return self.infomax_head.loss(outputs[self.local_block - 1], pooled_features(outputs[-1]))
+        local = F.relu(outputs[self.local_block - 1])  # Mimicry: the next block's in-place ReLU
+        return self.infomax_head.loss(local, pooled_features(outputs[-1]))
 
     def discriminator_step(self, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         gan_loss, d_real, d_fake = super().discriminator_step(real)  # perturbed by DAT when enabled

@@ -44,8 +44,24 @@ def test_iterations_to_flip_by_hand():
 def test_fgsm_accuracy_by_hand():
     D = linear_d([1.0, 1.0])
     real = torch.tensor([[0.002, 0.0], [0.5, 0.5], [-0.1, 0.0]])  # logits .002 (flipped by 2/255), 1.0, -0.1 (wrong)
-    clean, adversarial = fgsm_accuracy(D, real, "ns", threshold=0.0, eps=1 / 255, data_range=None)
+    clean, adversarial = fgsm_accuracy(D, real, threshold=0.0, eps=1 / 255, data_range=None)
     assert clean == pytest.approx(2 / 3) and adversarial == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    "loss, expected", [("ns", 0.5), ("minimax", 0.5), ("hinge", 0.5), ("wasserstein", 0.5), ("lsgan", 0.0)]
+)
+def test_fgsm_steps_down_the_logit_under_every_loss(loss, expected):
+    """Linear D, w = (1, 1): the step -0.6 * sign(w) lowers every logit by 1.2, whatever the loss, so
+    reals at 1.003 and 1.5 end at -0.197 and 0.3. Thresholds: 0 (ns, minimax, hinge), 0.5 (lsgan), and
+    for wasserstein the midpoint of the clean means (1.2515 real, -1.5 fake): -0.12425. An attack on
+    g1 instead would leave hinge reals above 1 untouched (flat g1) and push lsgan reals above 1 up."""
+    D = linear_d([1.0, 1.0])
+    real = torch.tensor([[0.5015, 0.5015], [0.75, 0.75]])
+    fake = torch.tensor([[-0.75, -0.75]])
+    report = robustness_report(D, real, fake, loss, fgsm_eps=0.6, max_iterations=2, data_range=None)
+    assert report["robustness/accuracy_real_clean"] == 1.0
+    assert report["robustness/accuracy_real_fgsm"] == pytest.approx(expected)
 
 
 def test_thresholds_per_loss():

@@ -28,10 +28,26 @@ def test_n_dis_discriminator_steps_per_generator_iteration(tmp_path, perturbatio
     assert trainer.global_step == 16  # Lightning counts every optimizer step
 
 
+class RecordsStepLRs(Toy2DGAN):
+    """Records the LR each optimizer step actually used, D's and G's apart."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.used_lrs = {"d": [], "g": []}
+
+    def optimizer_step(self, optimizer, loss):
+        which = "d" if optimizer.optimizer is self.optimizers()[0].optimizer else "g"
+        self.used_lrs[which].append(optimizer.param_groups[0]["lr"])
+        super().optimizer_step(optimizer, loss)
+
+
 def test_linear_lr_decay_per_generator_iteration(tmp_path):
     assert [LinearDecay(4)(i) for i in range(6)] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
-    model = Toy2DGAN(hidden=8, n_dis=2, max_iterations=3, lr_g=1e-3, lr_d=2e-3, lr_decay="linear")
+    model = RecordsStepLRs(hidden=8, n_dis=2, max_iterations=4, lr_g=1e-3, lr_d=2e-3, lr_decay="linear")
     _trainer(tmp_path).fit(model, GaussianMixture2D(batch_size=8))
+    # the LR changes once per generator iteration (n_dis D steps + 1 G step), not once per D step
+    assert model.used_lrs["d"] == pytest.approx([2e-3, 2e-3, 1.5e-3, 1.5e-3, 1e-3, 1e-3, 0.5e-3, 0.5e-3])
+    assert model.used_lrs["g"] == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
     assert [s.get_last_lr()[0] for s in model.lr_schedulers()] == pytest.approx([0.0, 0.0])
     constant = Toy2DGAN(hidden=8, max_iterations=3, lr_g=1e-3, lr_decay="none")
     _trainer(tmp_path).fit(constant, GaussianMixture2D(batch_size=8))
@@ -94,6 +110,22 @@ def test_checkpoint_round_trip_keeps_counters_and_resumes(tmp_path):
     resumed.fit(longer, GaussianMixture2D(batch_size=8), ckpt_path=ckpt)
     assert longer.generator_iterations == 5
     assert _adam_steps(longer.optimizers()[1].optimizer) == 5
+
+
+def test_resuming_with_a_longer_horizon_decays_to_the_new_end(tmp_path):
+    """Extending a finished 3-iteration run to 6: the LR follows 1 - t/6 from t = 3 (not the saved
+    horizon, which would leave it at 0 and the weights frozen)."""
+    model = Toy2DGAN(hidden=8, n_dis=1, max_iterations=3, lr_g=1e-3, lr_d=2e-3, lr_decay="linear")
+    trainer = _trainer(tmp_path)
+    trainer.fit(model, GaussianMixture2D(batch_size=8))
+    trainer.save_checkpoint(tmp_path / "short.ckpt")
+    longer = RecordsStepLRs(hidden=8, n_dis=1, max_iterations=6, lr_g=1e-3, lr_d=2e-3, lr_decay="linear")
+    _trainer(tmp_path).fit(longer, GaussianMixture2D(batch_size=8), ckpt_path=tmp_path / "short.ckpt")
+    assert longer.generator_iterations == 6
+    assert longer.used_lrs["g"] == pytest.approx([0.5e-3, 1e-3 / 3, 1e-3 / 6])
+    assert longer.used_lrs["d"] == pytest.approx([1e-3, 2e-3 / 3, 2e-3 / 6])
+    assert any(not torch.equal(a, b) for a, b in zip(model.generator.parameters(), longer.generator.parameters()))
+    assert [s.get_last_lr()[0] for s in longer.lr_schedulers()] == pytest.approx([0.0, 0.0])
 
 
 def test_sample_shape_and_argument_check():

@@ -87,3 +87,24 @@ def test_data_that_does_not_fit_the_model_is_a_clear_error_at_setup(tmp_path):
     np.savez(tmp_path / "gray.npz", train_x=np.zeros((8, 1, 28, 28), dtype=np.uint8))
     with pytest.raises(ConfigurationError, match=r"DCGAN generates samples of shape \(3, 32, 32\) but NpzImages yields \(1, 28, 28\)"):
         fast_trainer(tmp_path).fit(DCGAN(**TINY[DCGAN]), NpzImages(str(tmp_path / "gray.npz"), batch_size=4))
+
+
+# Mimicry's InfoMaxGAN D (nets/infomax_gan/infomax_gan_{32,48,64}.py): `local_feat_blocks` are all blocks
+# but the last, whose output the last block's in-place ReLU makes non-negative; at width ndf the local
+# map has these channels and side.
+MIMICRY_LOCAL_LAYOUT = {32: (3, lambda ndf: ndf, 8), 48: (4, lambda ndf: ndf // 2, 3), 64: (4, lambda ndf: ndf // 2, 4)}
+
+
+@pytest.mark.parametrize("resolution", [32, 48, 64])
+def test_infomax_local_features_are_mimicrys_penultimate_block_after_relu(resolution):
+    ndf = 32
+    local_blocks, channels, side = MIMICRY_LOCAL_LAYOUT[resolution]
+    model = InfoMaxGAN(resolution=resolution, ngf=16, ndf=ndf, rkhs_dim=16).eval()  # eval: u stays, forwards compare
+    seen = []
+    model.infomax_head.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    images = torch.randn(2, 3, resolution, resolution)
+    model.infomax_loss(images)
+    local = seen[0]
+    expected = torch.relu(model.discriminator.blocks[:local_blocks](images))  # Mimicry's local_feat_blocks
+    assert local.shape == (2, channels(ndf), side, side) and model.infomax_head.local_a.in_channels == channels(ndf)
+    assert local.min() >= 0 and torch.allclose(local, expected.detach())
