@@ -2,7 +2,8 @@
 
 from datgan_lightning.adversarial.base import POSITIONS, PerturbationStrategy
 from datgan_lightning.adversarial.dat import DAT
+from datgan_lightning.adversarial.datt import DATT
 from datgan_lightning.adversarial.fgsm import FGSM
 from datgan_lightning.adversarial.pgd import PGD
 
-__all__ = ["DAT", "FGSM", "PGD", "POSITIONS", "PerturbationStrategy"]
+__all__ = ["DAT", "DATT", "FGSM", "PGD", "POSITIONS", "PerturbationStrategy"]

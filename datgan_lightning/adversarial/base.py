@@ -15,6 +15,29 @@ from datgan_lightning.losses import GANLoss, get_loss
 POSITIONS = ("real", "fake")
 
 
+def init_config(obj: Any) -> dict[str, Any]:
+    """``{"class_path", "init_args"}`` of ``obj``: each argument of its class's ``__init__`` read back from the
+    attribute of the same name, as plain data (tuples as lists, a ``GANLoss`` as its name)."""
+    init_args = {}
+    for name, parameter in inspect.signature(type(obj).__init__).parameters.items():
+        if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        value = getattr(obj, name)
+        if isinstance(value, GANLoss):
+            value = value.name
+        init_args[name] = list(value) if isinstance(value, tuple) else value
+    return {"class_path": f"{type(obj).__module__}.{type(obj).__qualname__}", "init_args": init_args}
+
+
+def build_from_config(config: dict[str, Any], base: type, option: str) -> Any:
+    """Rebuild an object from :func:`init_config`'s output, refusing a class that is not a ``base``."""
+    module, _, name = config["class_path"].rpartition(".")
+    cls = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"{option} class_path={config['class_path']!r} is not a {base.__name__}.")
+    return cls(**config.get("init_args", {}))
+
+
 class PerturbationStrategy:
     """A callable ``strategy(discriminator, real, fake) -> (real_adv, fake_adv)``.
 
@@ -87,24 +110,12 @@ class PerturbationStrategy:
 
     def config(self) -> dict[str, Any]:
         """``{"class_path", "init_args"}`` of this strategy: plain data, as checkpoints and YAML configs hold it."""
-        init_args = {}
-        for name in inspect.signature(type(self).__init__).parameters:
-            if name == "self":
-                continue
-            value = getattr(self, name)
-            if isinstance(value, GANLoss):
-                value = value.name
-            init_args[name] = list(value) if isinstance(value, tuple) else value
-        return {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "init_args": init_args}
+        return init_config(self)
 
     @staticmethod
     def from_config(config: dict[str, Any]) -> PerturbationStrategy:
         """Rebuild a strategy from :meth:`config`'s output."""
-        module, _, name = config["class_path"].rpartition(".")
-        cls = getattr(importlib.import_module(module), name, None)
-        if not (isinstance(cls, type) and issubclass(cls, PerturbationStrategy)):
-            raise ValueError(f"perturbation class_path={config['class_path']!r} is not a PerturbationStrategy.")
-        return cls(**config.get("init_args", {}))
+        return build_from_config(config, PerturbationStrategy, "perturbation")
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -80,9 +80,18 @@ class DCGANDiscriminator32(Discriminator):
         dcgan_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return self.net(x).view(len(x), 1)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate features ``(N, 4 ndf * 16)``: the 4x4 maps after the third conv's BN and LeakyReLU,
+        flattened (the last 4x4 conv is a linear layer on exactly this vector)."""
+        self._check_input(x)
+        return self.net[:-1](x).flatten(1)
+
+    def _check_input(self, x: Tensor) -> None:
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(
                 f"{type(self).__name__} got input of shape {tuple(x.shape)}; it needs (N, {', '.join(map(str, self.input_shape))}) "
                 "images (pad or resize 28x28 MNIST to 32x32, e.g. MNIST(image_size=32))."
             )
-        return self.net(x).view(len(x), 1)

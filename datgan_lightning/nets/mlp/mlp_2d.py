@@ -53,3 +53,7 @@ class MLPDiscriminator(Discriminator):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate features ``(N, hidden)``: the last hidden layer's ReLU output, which the output layer sees."""
+        return self.net[:-1](x)
