@@ -48,6 +48,7 @@ def test_dcgan_and_wgan_configs_use_their_papers_settings(tmp_path):
     assert tuple(dcgan.hparams.betas_g) == (0.5, 0.999) and dcgan.hparams.lr_g == 2e-4 and dcgan.perturbation is not None
     wgan = _cli(CONFIGS / "dcgan" / "wgan_cifar10.yaml", tmp_path).model
     assert type(wgan) is WGAN and wgan.clip_value == 0.01 and wgan.hparams.loss == "wasserstein" and wgan.n_dis == 5
+    assert wgan.generator.latent_dim == 128 and wgan.hparams.lr_g == 1e-4 and tuple(wgan.hparams.betas_d) == (0.5, 0.999)  # Table III
 
 
 # the configs' metric callbacks at test size, without the Inception network (no download in tests)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from datgan_lightning.adversarial.base import POSITIONS, PerturbationStrategy
+from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.adversarial.fgsm import discriminator_objective
 from datgan_lightning.losses import GANLoss
 from datgan_lightning.utils import discriminate
@@ -15,12 +15,17 @@ from datgan_lightning.utils import discriminate
 class PGD(PerturbationStrategy):
     """``x_{k+1} = clamp(proj_eps(x_k - step_size * sign(grad V(x_k))), data_range)``, no random start.
 
+    The defaults are Rob-GAN's co-training attack (METHODS.md): reals only, 5 steps of 0.0078 in an
+    L-inf ball of 0.03125, D in eval mode during the attack, clamped to [-1, 1]; ``PGD()`` is that
+    attack, with nothing to remember.
+
     Args:
         eps: radius of the L-inf ball around the clean sample (Rob-GAN: 0.03125 at 64px).
         steps: number of sign steps (Rob-GAN: 5).
         step_size: size of each sign step (Rob-GAN: 0.0078).
-        positions: Rob-GAN attacks ``("real",)`` only.
-        eval_mode: put D in eval mode during the attack (Rob-GAN does), restoring its mode after.
+        positions: which batches to attack (Rob-GAN: ``("real",)``, the default).
+        eval_mode: put D in eval mode during the attack (Rob-GAN does: the default), restoring its mode
+            after; ``False`` attacks the training-mode D (BatchNorm batch statistics, spectral-norm updates).
         data_range, loss, joint_forward: as in :class:`~datgan_lightning.adversarial.DAT`.
 
     Example:
@@ -38,10 +43,10 @@ class PGD(PerturbationStrategy):
         eps: float = 0.03125,
         steps: int = 5,
         step_size: float = 0.0078,
-        positions: Sequence[str] = POSITIONS,
+        positions: Sequence[str] = ("real",),
         data_range: tuple[float, float] | None = (-1.0, 1.0),
         loss: str | GANLoss | None = None,
-        eval_mode: bool = False,
+        eval_mode: bool = True,
         joint_forward: bool | None = None,
     ) -> None:
         super().__init__(eps, positions, data_range, loss)

@@ -63,8 +63,8 @@ class WGAN(DCGAN):
     """WGAN (Arjovsky et al.): Wasserstein loss and D's weights clipped to ``[-clip_value, clip_value]``
     after every D step, on the DCGAN nets.
 
-    Defaults follow the DAT paper's Table III setup (Adam 1e-4, β = (0.5, 0.999)) with the WGAN
-    paper's n_dis 5 and clip 0.01; the WGAN paper itself used RMSprop 5e-5.
+    Defaults follow the DAT paper's Table III setup (z = 128, Adam 1e-4, β = (0.5, 0.999)) with the
+    WGAN paper's n_dis 5 and clip 0.01; the WGAN paper itself used RMSprop 5e-5.
 
     Example:
         >>> gan = WGAN(ngf=8, ndf=8, clip_value=0.01)
@@ -80,11 +80,12 @@ class WGAN(DCGAN):
         n_dis: int = 5,
         lr_g: float = 1e-4,
         lr_d: float = 1e-4,
+        latent_dim: int = 128,
         **kwargs: Any,
     ) -> None:
         if not clip_value > 0:
             raise ValueError(f"clip_value={clip_value!r} is invalid; use a positive bound such as 0.01.")
-        super().__init__(loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d, **kwargs)
+        super().__init__(loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d, latent_dim=latent_dim, **kwargs)
         self.clip_value = clip_value
 
     @torch.no_grad()

@@ -14,18 +14,18 @@ from datgan_lightning.nets.sngan.resblocks import sn, xavier
 
 
 def rotate_quarters(images: Tensor) -> tuple[Tensor, Tensor]:
-    """Split a batch in four quarters rotated by 0, 90, 180 and 270 degrees; returns the images and
-    the rotation labels 0-3 (SSGAN's self-supervised task).
+    """Rotate sample ``i`` of a batch of ``N`` by ``90 * (4i // N)`` degrees (Mimicry's split: four
+    near-equal quarters at 0, 90, 180 and 270 degrees, also when ``N`` is not a multiple of 4); returns
+    the images and the rotation labels 0-3 (SSGAN's self-supervised task).
 
     Example:
         >>> import torch
-        >>> images, labels = rotate_quarters(torch.arange(8.0).view(8, 1, 1, 1).expand(8, 1, 2, 2))
+        >>> images, labels = rotate_quarters(torch.arange(6.0).view(6, 1, 1, 1).expand(6, 1, 2, 2))
         >>> labels.tolist()
-        [0, 0, 1, 1, 2, 2, 3, 3]
+        [0, 0, 1, 2, 2, 3]
     """
-    quarters = images.chunk(4)
-    rotated = torch.cat([torch.rot90(q, k, dims=(2, 3)) for k, q in enumerate(quarters)])
-    labels = torch.cat([torch.full((len(q),), k, dtype=torch.long, device=images.device) for k, q in enumerate(quarters)])
+    labels = torch.arange(len(images), device=images.device) * 4 // len(images)
+    rotated = torch.cat([torch.rot90(images[labels == k], k, dims=(2, 3)) for k in range(4)])  # labels are sorted
     return rotated, labels
 
 

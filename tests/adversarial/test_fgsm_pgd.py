@@ -20,7 +20,7 @@ def _mlp():
     return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
 
 
-@pytest.mark.parametrize("make", [lambda: FGSM(eps=0.2, loss="hinge"), lambda: PGD(eps=0.2, steps=7, step_size=0.05, loss="hinge")])
+@pytest.mark.parametrize("make", [lambda: FGSM(eps=0.2, loss="hinge"), lambda: PGD(eps=0.2, steps=7, step_size=0.05, positions=("real", "fake"), loss="hinge")])
 def test_stays_in_eps_ball_and_data_range(make):
     real, fake = torch.rand(32, 6) * 2 - 1, torch.rand(32, 6) * 2 - 1
     real_adv, fake_adv = make()(_mlp(), real, fake)
@@ -38,6 +38,19 @@ def test_pgd_reaches_the_ball_boundary_on_linear_d():
     )
     torch.testing.assert_close(real_adv, torch.tensor([[-0.2, 0.2], [-0.2, 0.2]], dtype=torch.float64))
     assert torch.equal(fake_adv, real)
+
+
+def test_pgd_defaults_are_rob_gans_attack():
+    """METHODS.md, Rob-GAN: reals only, 5 steps of 0.0078, eps 0.03125, D in eval mode, no random start, [-1, 1]."""
+    pgd = PGD()
+    assert (pgd.positions, pgd.steps, pgd.step_size, pgd.eps) == (("real",), 5, 0.0078, 0.03125)
+    assert pgd.eval_mode is True and pgd.data_range == (-1.0, 1.0)
+    D = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1)).train()
+    modes = []
+    D[1].register_forward_hook(lambda m, i, o: modes.append(m.training))
+    real, fake = torch.rand(4, 2) * 2 - 1, torch.rand(4, 2) * 2 - 1
+    real_adv, fake_adv = PGD(loss="ns")(D, real, fake)
+    assert modes == [False] * 5 and D.training and torch.equal(fake_adv, fake) and not torch.equal(real_adv, real)
 
 
 def test_pgd_eval_mode_is_restored():

@@ -76,23 +76,39 @@ def _uint8_images(n, seed, shift=0):
     return (torch.rand(n, 3, 8, 8, generator=g) * 200 + shift).round().clamp(0, 255).to(torch.uint8)
 
 
-def test_fid_kid_is_equal_torch_fidelity_on_the_same_images_and_extractor():
+class ReplayGenerator(torch.nn.Module):
+    """Returns the given images in order, whatever z (so ImageQuality scores known fakes)."""
+
+    latent_dim = 4
+
+    def __init__(self, images):
+        super().__init__()
+        self.images, self.position = images, 0
+
+    def forward(self, z):
+        batch = self.images[self.position : self.position + len(z)]
+        self.position += len(z)
+        return batch
+
+
+def test_image_quality_equals_torch_fidelity_on_the_same_images_and_extractor():
+    """The whole pipeline (ImageQuality on a generator and a real dataset) against
+    ``torch_fidelity.calculate_metrics(input1=fakes, input2=reals)``: FID, KID (same random subsets)
+    and IS on the same uint8 images and the same extractor."""
     torch_fidelity.register_feature_extractor("datgan-tiny-test", TinyFidelityExtractor)
     real, fake = _uint8_images(300, 0), _uint8_images(300, 1, shift=40)
     reference = torch_fidelity.calculate_metrics(
         input1=Uint8Images(fake), input2=Uint8Images(real), fid=True, kid=True, isc=True, feature_extractor="datgan-tiny-test",
         kid_subset_size=100, kid_subsets=50, cuda=False, verbose=False, cache=False, batch_size=64,
     )  # fmt: skip
-    ours = TinyExtractor()
-    real_f, _ = ours(real.float() / 127.5 - 1)
-    fake_f, fake_logits = ours(fake.float() / 127.5 - 1)
-    fid = fid_from_features(real_f, fake_f)
-    kid, _ = kid_from_features(fake_f, real_f, subsets=50, subset_size=100)  # torch-fidelity's argument order
-    isc, _ = inception_score(fake_logits)
-    assert fid > 0.1  # different distributions: a comparison that can fail
-    assert fid == pytest.approx(reference["frechet_inception_distance"], rel=1e-3)
-    assert kid == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-3)
-    assert isc == pytest.approx(reference["inception_score_mean"], rel=1e-3)
+    quality = ImageQuality(TinyExtractor(), num_real={"test": 300}, batch_size=64, kid_subsets=50, kid_subset_size=100)
+    reals = TensorDataset(real.float() / 127.5 - 1, torch.zeros(300))  # to_uint8 gives back the same bytes
+    ours = quality(ReplayGenerator(fake.float() / 127.5 - 1), {"test": reals}, data_key="replay")
+    assert ours["fid/test/tiny"] > 0.1  # different distributions: a comparison that can fail
+    assert ours["fid/test/tiny"] == pytest.approx(reference["frechet_inception_distance"], rel=1e-4)
+    assert ours["kid/test/tiny"] == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-4)
+    assert ours["kid_std/test/tiny"] == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-4)
+    assert ours["is/tiny"] == pytest.approx(reference["inception_score_mean"], rel=1e-4)
 
 
 def test_fid_matches_torchmetrics_with_the_same_features():

@@ -14,6 +14,16 @@ def test_rotate_quarters_rotates_each_quarter_by_its_label():
     assert rotated[:, 0].tolist() == expected
 
 
+def test_rotation_labels_of_a_batch_that_is_not_a_multiple_of_four():
+    """Mimicry's SSGAN (`_rotate_batch`): sample i of N gets rotation label i * 4 // N."""
+    image = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
+    quarter_turns = [[[1, 2], [3, 4]], [[2, 4], [1, 3]], [[4, 3], [2, 1]], [[3, 1], [4, 2]]]
+    for n, mimicry_labels in [(6, [0, 0, 1, 2, 2, 3]), (5, [0, 0, 1, 2, 3]), (3, [0, 1, 2])]:
+        rotated, labels = rotate_quarters(image.repeat(n, 1, 1, 1))
+        assert labels.tolist() == mimicry_labels
+        assert rotated[:, 0].tolist() == [quarter_turns[k] for k in mimicry_labels]
+
+
 def test_infonce_by_hand():
     # N=2 images, R=1, L=1: positives l_n g_n; for anchor n the negatives are l_m g_n (m != n) and
     # the masked own score -10
