@@ -77,6 +77,9 @@ class PerturbationStrategy:
         self.data_range = None if data_range is None else (float(data_range[0]), float(data_range[1]))
         self.loss = None if loss is None else get_loss(loss)
 
+    #: whether the returned batches have the inputs' sizes (DATT returns clean and perturbed together)
+    keeps_batch_size = True
+
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 

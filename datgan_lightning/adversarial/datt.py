@@ -35,6 +35,8 @@ class DATT(DAT):
     Args: as :class:`~datgan_lightning.adversarial.DAT` (same defaults).
     """
 
+    keeps_batch_size = False  # 2N samples: the GAN module refuses it outside the D step
+
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         real_adv, fake_adv = super().__call__(discriminator, real, fake)
         return torch.cat([real.detach(), real_adv]), torch.cat([fake.detach(), fake_adv])

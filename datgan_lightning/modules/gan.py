@@ -14,6 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.losses import get_loss
+from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import discriminate, logits
 
 PERTURB_IN = ("discriminator", "generator", "all")
@@ -52,6 +53,11 @@ class GAN(LightningModule):
         max_iterations: training length in generator iterations; also the horizon of the LR decay.
         lr_decay: ``"linear"`` (to zero at ``max_iterations``, per generator iteration) or ``"none"``.
         joint_forward: run D once on real+fake; ``None`` does so unless D has BatchNorm.
+        regularizers: terms added to D's loss, any number in any order, e.g. ``[R1(weight=5.0)]`` or
+            ``[GP(), AR()]`` (:mod:`datgan_lightning.regularizers`); each sees the batches D's GAN loss saw
+            (perturbed when a perturbation is set) and D's logits on them. A regularizer with ``every=k``
+            is applied on every k-th D step, multiplied by k (lazy regularization). Those without a loss
+            get this module's.
         ema_decay: keep an exponential moving average of G's weights (and buffers) with this decay,
             e.g. 0.999, updated after every generator step; :meth:`sample` then uses it. ``None``: off.
         channels_last: keep the nets' conv weights and the training images in ``channels_last``
@@ -81,13 +87,15 @@ class GAN(LightningModule):
         max_iterations: int = 100_000,
         lr_decay: Literal["linear", "none"] = "linear",
         joint_forward: bool | None = None,
+        regularizers: list[Regularizer] | None = None,
         ema_decay: float | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation"])
+        self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation", "regularizers"])
         if isinstance(perturbation, dict):  # a checkpoint's hparams hold the strategy as its config
             perturbation = PerturbationStrategy.from_config(perturbation)
+        regularizers = [Regularizer.from_config(r) if isinstance(r, dict) else r for r in regularizers or []]
         _check(n_dis >= 1 and int(n_dis) == n_dis, "n_dis", n_dis, "use an integer >= 1")
         _check(max_iterations >= 1 and int(max_iterations) == max_iterations, "max_iterations", max_iterations, "use an integer >= 1")
         _check(lr_g > 0, "lr_g", lr_g, "use a positive learning rate")
@@ -100,10 +108,17 @@ class GAN(LightningModule):
             perturbation,
             "use a strategy from datgan_lightning.adversarial (DAT, FGSM, PGD) or None",
         )
+        for regularizer in regularizers:
+            _check(isinstance(regularizer, Regularizer), "regularizers", regularizer, "list regularizers from datgan_lightning.regularizers (GP, R1, AR, ...)")
+        _check(
+            perturbation is None or perturbation.keeps_batch_size or perturb_in == "discriminator",
+            "perturb_in", perturb_in, f"{type(perturbation).__name__} returns clean and perturbed samples together, which only the D step can use; use perturb_in='discriminator'",
+        )  # fmt: skip
         _check(ema_decay is None or 0 < ema_decay < 1, "ema_decay", ema_decay, "use a decay in (0, 1), e.g. 0.999, or null to disable")
         _check(hasattr(generator, "latent_dim"), "generator", type(generator).__name__, "give the generator a `latent_dim` attribute")
         # plain data in hparams, so checkpoints load with torch.load(weights_only=True)
         self.hparams["perturbation"] = None if perturbation is None else perturbation.config()
+        self.hparams["regularizers"] = [r.config() for r in regularizers]
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -112,6 +127,7 @@ class GAN(LightningModule):
             perturbation = copy.copy(perturbation)  # do not mutate the caller's object
             perturbation.loss = self.loss
         self.perturbation = perturbation
+        self.regularizers = nn.ModuleList(_with_loss(r, self.loss) for r in regularizers)  # state is checkpointed
         self.perturb_discriminator = perturbation is not None and perturb_in in ("discriminator", "all")
         self.perturb_generator = perturbation is not None and perturb_in in ("generator", "all")
         self.n_dis = int(n_dis)
@@ -217,9 +233,19 @@ class GAN(LightningModule):
         return self.discriminator_loss(real, fake)
 
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``-(g1(D(real)) + g2(D(fake)))`` batch-averaged, and D's logits on both."""
+        """``-(g1(D(real)) + g2(D(fake)))`` batch-averaged plus the regularizers' terms, and D's logits on both."""
         d_real, d_fake = discriminate(self.discriminator, real, fake, self.joint_forward)
-        return self.loss.discriminator_loss(d_real, d_fake), d_real, d_fake
+        loss = self.loss.discriminator_loss(d_real, d_fake)
+        return loss + self.regularization(real, fake, d_real, d_fake), d_real, d_fake
+
+    def regularization(self, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor) -> Tensor | float:
+        """The regularizers' terms due at this D step: a regularizer with ``every=k`` counts on steps
+        0, k, 2k, ... and is multiplied by k there, so its average weight stays ``weight``."""
+        total: Tensor | float = 0.0
+        for regularizer in self.regularizers:
+            if self.discriminator_steps % regularizer.every == 0:
+                total = total + regularizer.every * regularizer(self.discriminator, real, fake, d_real, d_fake)
+        return total
 
     def after_discriminator_update(self) -> None:
         """Called after every D optimizer step (WGAN clips D's weights here)."""
@@ -305,6 +331,16 @@ class GAN(LightningModule):
             scheduler["_last_lr"] = lrs
             for group, lr in zip(optimizer["param_groups"], lrs):
                 group["lr"] = lr
+
+
+def _with_loss(regularizer: Regularizer, loss: Any) -> Regularizer:
+    """``regularizer``, or a copy of it using the module's loss when it has none (the caller's object
+    stays as it was)."""
+    if regularizer.loss is not None:
+        return regularizer
+    regularizer = copy.deepcopy(regularizer)
+    regularizer.loss = loss
+    return regularizer
 
 
 def _ema_copy(generator: nn.Module, decay: float) -> AveragedModel:

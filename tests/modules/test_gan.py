@@ -189,3 +189,61 @@ def test_ema_is_checkpointed(tmp_path):
 def test_bad_ema_decay(decay):
     with pytest.raises(ValueError, match=rf"ema_decay={decay!r} is invalid; use a decay in \(0, 1\)"):
         Toy2DGAN(ema_decay=decay)
+
+
+def test_regularizers_add_their_terms_to_the_discriminator_loss():
+    """GAN(regularizers=[R1, GP]) adds each term, computed on the (perturbed) batches D's loss saw."""
+    from datgan_lightning.regularizers import GP, R1
+
+    torch.manual_seed(0)
+    G, D = MLPGenerator(hidden=8), MLPDiscriminator(hidden=8)
+    r1, gp = R1(weight=2.0), GP(weight=3.0)
+    model = GAN(G, D, loss="hinge", regularizers=[r1, gp])
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    loss, d_real, d_fake = model.discriminator_loss(real, fake)
+    torch.manual_seed(1)
+    expected_terms = r1(D, real, fake, d_real, d_fake)
+    torch.manual_seed(1)
+    loss_again, _, _ = model.discriminator_loss(real, fake)
+    torch.manual_seed(1)
+    expected = get_loss("hinge").discriminator_loss(d_real, d_fake) + expected_terms + gp(D, real, fake, d_real, d_fake)
+    torch.testing.assert_close(loss_again, expected)
+    assert float(expected_terms) > 0
+
+
+def test_lazy_regularizer_applies_every_kth_step_scaled_by_k():
+    from datgan_lightning.regularizers import R1
+
+    G, D = MLPGenerator(hidden=8), MLPDiscriminator(hidden=8)
+    model = GAN(G, D, loss="hinge", regularizers=[R1(weight=1.0, every=3)])
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    d_real, d_fake = D(real)[:, 0], D(fake)[:, 0]
+    term = R1(weight=1.0)(D, real, fake, d_real, d_fake)
+    seen = []
+    for step in range(6):
+        model.discriminator_steps = step
+        seen.append(float(model.regularization(real, fake, d_real, d_fake)))
+    assert seen == pytest.approx([3 * float(term), 0, 0, 3 * float(term), 0, 0])
+
+
+def test_regularized_gan_trains_and_checkpoints_its_regularizers(tmp_path):
+    from datgan_lightning.adversarial import DATT
+    from datgan_lightning.regularizers import AR, GP
+
+    model = Toy2DGAN(hidden=8, n_dis=2, max_iterations=2, perturbation=DATT(eps=0.5, data_range=None), regularizers=[GP(), AR(eps=0.01)])
+    assert model.regularizers[1].loss.name == "ns"  # filled in from the module
+    trainer = _trainer(tmp_path)
+    trainer.fit(model, GaussianMixture2D(batch_size=8))
+    trainer.save_checkpoint(tmp_path / "r.ckpt")
+    loaded = Toy2DGAN.load_from_checkpoint(tmp_path / "r.ckpt")
+    assert [type(r).__name__ for r in loaded.regularizers] == ["GP", "AR"] and loaded.regularizers[1].eps == 0.01
+    torch.load(tmp_path / "r.ckpt", weights_only=True)  # plain data only
+
+
+def test_bad_regularizer_and_datt_outside_the_discriminator_step_are_one_sentence():
+    from datgan_lightning.adversarial import DATT
+
+    with pytest.raises(ValueError, match=r"regularizers='R1' is invalid; list regularizers from datgan_lightning.regularizers"):
+        Toy2DGAN(hidden=8, regularizers=["R1"])
+    with pytest.raises(ValueError, match=r"perturb_in='all' is invalid; DATT returns clean and perturbed samples together"):
+        Toy2DGAN(hidden=8, perturbation=DATT(data_range=None), perturb_in="all")
