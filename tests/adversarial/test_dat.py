@@ -33,6 +33,18 @@ def test_batch_variant_two_steps_keep_clean_targets():
     torch.testing.assert_close(real_adv, REAL - 2 * 0.5 * torch.tensor([1.0, -0.25], dtype=torch.float64))
 
 
+def test_two_steps_on_both_batches_keep_the_clean_batchs_targets():
+    """Both batches move, so targets recomputed at step 2 would differ from the clean ones.
+    Step 1 (as above): mean D(x_r') = 1.75 - 0.5 * 4.125 = -0.3125, mean D(x_f') = -0.5 + 2.0625 = 1.5625.
+    Step 2 with the clean targets (-0.5 for reals, 1.75 for fakes): -0.3125 > -0.5 and 1.5625 < 1.75, so
+    each batch takes the same step again. Recomputed targets (1.5625 for reals, -0.3125 for fakes) would
+    flip both signs and step back to the clean batches."""
+    step = 0.5 * torch.tensor([1.0, -0.25], dtype=torch.float64)
+    real_adv, fake_adv = DAT(eps=0.5, steps=2, data_range=None)(LinearD(W), REAL, FAKE)
+    torch.testing.assert_close(real_adv, REAL - 2 * step)
+    torch.testing.assert_close(fake_adv, FAKE + 2 * step)
+
+
 def test_sample_variant_hand_computed():
     # ns: g1' = sigmoid(-t) > 0, g2' = -sigmoid(t) < 0. Targets: mean g1(D(x_f)) = -1.0032, mean g2(D(x_r)) = -2.2461.
     # g1(4) = -0.018, g1(-0.5) = -0.974: both above -1.0032 -> grad_i = +sigmoid(-D_i) w
