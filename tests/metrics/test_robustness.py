@@ -87,3 +87,38 @@ def test_report_is_the_same_under_no_grad():
     expected = robustness_report(D, real, fake, "ns", max_iterations=5)
     with torch.no_grad():  # e.g. called from an evaluation loop: the attacks still get their input gradients
         assert robustness_report(D, real, fake, "ns", max_iterations=5) == expected
+
+
+def test_report_clamps_every_attack_to_the_data_range():
+    """1-D linear D, w = 1, b = 1.01: a sample at -0.995 has logit 0.015 and at the range's edge -1 still
+    0.01 > 0, so inside [-1, 1] no attack can flip it; unclamped, every attack would."""
+    D = linear_d([1.0], b=1.01)
+    x = torch.tensor([[-0.995]])
+    report = robustness_report(D, x, x.clone(), "ns", fgsm_eps=0.6, step_size=0.01, max_iterations=5)
+    assert report == {
+        "robustness/flip_share_fake": 0.0, "robustness/iterations_to_flip_real": 5.0, "robustness/iterations_to_flip_fake": 5.0,
+        "robustness/accuracy_real_clean": 1.0, "robustness/accuracy_real_fgsm": 1.0,
+    }  # fmt: skip
+    unclamped = robustness_report(D, x, x.clone(), "ns", fgsm_eps=0.6, step_size=0.01, max_iterations=5, data_range=None)
+    assert unclamped["robustness/flip_share_fake"] == 1.0 and unclamped["robustness/accuracy_real_fgsm"] == 0.0
+    assert unclamped["robustness/iterations_to_flip_real"] == 2.0  # 0.015 - 0.01 > 0, 0.015 - 0.02 < 0
+
+
+def test_a_logit_at_the_threshold_is_judged_fake():
+    D = linear_d([1.0])
+    clean, _ = fgsm_accuracy(D, torch.tensor([[0.0], [0.5]]), threshold=0.0, eps=0.1, data_range=None)
+    assert clean == 0.5
+
+
+def test_report_defaults_are_the_papers():
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(robustness_report).parameters.items() if p.default is not p.empty}
+    # DAT Fig. 1/8: ||delta||_inf <= 0.1; AS-GAN Table 2: FGSM eps 1/255; images in [-1, 1]
+    assert defaults["flip_eps"] == 0.1 and defaults["fgsm_eps"] == 1 / 255 and defaults["data_range"] == (-1.0, 1.0)
+    assert (defaults["flip_steps"], defaults["step_size"], defaults["max_iterations"]) == (10, 0.01, 100)
+
+
+def test_wasserstein_threshold_needs_both_batches():
+    with pytest.raises(ValueError, match="no fixed threshold; pass D's logits on clean reals and fakes"):
+        decision_threshold("wasserstein", d_real=torch.tensor([1.0]))
