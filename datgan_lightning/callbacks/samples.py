@@ -24,7 +24,7 @@ class SampleGrid(EveryNIterations):
 
     Args:
         every_n_iterations: interval in generator iterations.
-        num_samples, nrow: grid size.
+        num_samples, nrow: grid size (a class-conditional G gets one row of ``nrow`` per class instead).
         seed: seed of the latent batch (the same ``z`` every time, so grids show training progress).
     """
 
@@ -45,8 +45,12 @@ class SampleGrid(EveryNIterations):
         self.run(trainer, pl_module)
 
     def grid(self, module: LightningModule) -> torch.Tensor:
-        z = torch.randn(self.num_samples, module.generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))
-        samples = module.sample(z=z.to(module.device)).float().cpu()
+        """The grid image; for a class-conditional G one row of ``nrow`` samples per class."""
+        num_classes = getattr(module.generator, "num_classes", 0)
+        n = num_classes * self.nrow if num_classes else self.num_samples
+        z = torch.randn(n, module.generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        labels = torch.arange(num_classes).repeat_interleave(self.nrow).to(module.device) if num_classes else None
+        samples = module.sample(z=z.to(module.device), labels=labels).float().cpu()
         return make_grid(samples, nrow=self.nrow, normalize=True, value_range=(-1, 1))
 
     @rank_zero_only

@@ -186,11 +186,17 @@ class ImageQuality:
         rank: int = 0, world_size: int = 1, gather: Gather | None = None,
     ) -> tuple[Tensor, Tensor]:  # fmt: skip
         """Features and logits of ``n`` samples of ``generator`` (run in eval mode) from a seeded latent batch."""
-        z = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(self.seed))[self._shard(n, rank, world_size)]
+        rng = torch.Generator().manual_seed(self.seed)
+        shard = self._shard(n, rank, world_size)
+        z = torch.randn(n, generator.latent_dim, generator=rng)[shard]
+        inputs = [z]
+        if getattr(generator, "num_classes", 0) > 0:  # class-conditional: classes from the uniform prior
+            inputs.append(torch.randint(generator.num_classes, (n,), generator=rng)[shard])
         was_training = generator.training
         generator.eval()
         try:
-            batches = (generator(chunk.to(device)) for chunk in z.split(self.batch_size))
+            chunks = zip(*(x.split(self.batch_size) for x in inputs))
+            batches = (generator(*(x.to(device) for x in chunk)) for chunk in chunks)
             features, logits = self._extract(batches, torch.device(device))
         finally:
             generator.train(was_training)

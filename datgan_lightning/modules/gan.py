@@ -14,6 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.losses import get_loss
+from datgan_lightning.nets.base import check_labels, is_conditional
 from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import discriminate, logits
 
@@ -144,9 +145,22 @@ class GAN(LightningModule):
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
 
-    def generate(self, n: int) -> Tensor:
-        """``G(z)`` for ``n`` fresh latents, with gradients to G."""
-        return self.generator(self.generator.sample_latent(n, self.device))
+    def generate(self, n: int, labels: Tensor | None = None) -> Tensor:
+        """``G(z)`` for ``n`` fresh latents, with gradients to G (``G(z, labels)`` for a class-conditional
+        G, labels from the uniform class prior unless given)."""
+        return self.generator(*self.generator_inputs(n, labels))
+
+    def generator_inputs(self, n: int, labels: Tensor | None = None, z: Tensor | None = None) -> tuple[Tensor, ...]:
+        """``(z,)`` for an unconditional G, ``(z, labels)`` for a class-conditional one; fresh latents
+        unless ``z`` is given, labels from the uniform class prior unless given (checked)."""
+        z = self.generator.sample_latent(n, self.device) if z is None else z
+        if not is_conditional(self.generator):
+            if labels is not None:
+                raise ValueError(f"labels were given but {type(self.generator).__name__} is unconditional; drop them.")
+            return (z,)
+        num_classes = self.generator.num_classes
+        labels = self.generator.sample_labels(len(z), self.device) if labels is None else check_labels(labels, num_classes, len(z))
+        return (z, labels.to(z.device))
 
     @property
     def sampling_generator(self) -> nn.Module:
@@ -154,16 +168,18 @@ class GAN(LightningModule):
         return self.generator if self.generator_ema is None else self.generator_ema.module
 
     @torch.no_grad()
-    def sample(self, n: int | None = None, z: Tensor | None = None) -> Tensor:
+    def sample(self, n: int | None = None, z: Tensor | None = None, labels: Tensor | None = None) -> Tensor:
         """``n`` samples (or ``G(z)`` for given latents) from :attr:`sampling_generator` in eval mode
-        (BatchNorm running statistics), no gradients."""
+        (BatchNorm running statistics), no gradients; a class-conditional G samples ``labels`` (one
+        class index per sample), or classes from the uniform prior when they are not given."""
         if (n is None) == (z is None):
             raise ValueError("sample: pass exactly one of n (a number of samples) or z (a latent batch).")
+        inputs = self.generator_inputs(n or 0, labels, z)
         generator = self.sampling_generator
         was_training = generator.training
         generator.eval()
         try:
-            return generator(self.generator.sample_latent(n, self.device) if z is None else z)
+            return generator(*inputs)
         finally:
             generator.train(was_training)
 
@@ -171,6 +187,16 @@ class GAN(LightningModule):
     def real_samples(self, batch: Any) -> Tensor:
         """The real samples of a batch: the batch itself, or its first item for ``(x, y)`` batches."""
         return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+    def real_labels(self, batch: Any) -> Tensor:
+        """The class labels of an ``(x, y)`` batch, checked against G's classes (conditional GANs)."""
+        labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+        if labels is None or (labels < 0).any():
+            raise ValueError(
+                f"{type(self).__name__} is class-conditional but its data has no labels; use a labelled dataset "
+                "(CIFAR-10, an image folder with class subfolders, an .npz with train_y)."
+            )
+        return check_labels(labels, self.generator.num_classes)
 
     def in_training_layout(self, images: Tensor) -> Tensor:
         """``images`` in the memory format the nets train in: ``channels_last`` for image batches when

@@ -175,3 +175,23 @@ def test_ddp_shards_gather_back_to_the_one_device_features(n):
 def test_bad_sample_counts_are_named():
     with pytest.raises(ValueError, match=r"num_real=\{'test': 1\} is invalid"):
         ImageQuality(TinyExtractor(), num_real={"test": 1})
+
+
+class ClassImages(torch.nn.Module):
+    """Class-conditional: image = label / 4 everywhere (so the labels it got are visible)."""
+
+    latent_dim, num_classes = 2, 4
+
+    def forward(self, z, labels):
+        return (labels.float() / 4).view(-1, 1, 1, 1).expand(len(z), 3, 8, 8)
+
+
+def test_fakes_of_a_conditional_generator_use_classes_from_the_uniform_prior():
+    quality = ImageQuality(TinyExtractor(), num_real={"test": 400}, num_fake={"test": 400}, batch_size=64, kid_subset_size=50)
+    seen = []
+    G = ClassImages()
+    G.register_forward_hook(lambda m, args, out: seen.append(args[1]))
+    quality.fake_features(G, 400)
+    labels = torch.cat(seen)
+    assert len(labels) == 400 and set(labels.tolist()) == {0, 1, 2, 3}
+    assert (torch.bincount(labels).float() / 400 - 0.25).abs().max() < 0.08

@@ -247,3 +247,53 @@ def test_bad_regularizer_and_datt_outside_the_discriminator_step_are_one_sentenc
         Toy2DGAN(hidden=8, regularizers=["R1"])
     with pytest.raises(ValueError, match=r"perturb_in='all' is invalid; DATT returns clean and perturbed samples together"):
         Toy2DGAN(hidden=8, perturbation=DATT(data_range=None), perturb_in="all")
+
+
+class LabelEcho(torch.nn.Module):
+    """A class-conditional 'generator' whose output's first coordinate is the label (checkable)."""
+
+    latent_dim, num_classes = 2, 3
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+    def sample_latent(self, n, device=None):
+        return torch.randn(n, self.latent_dim, device=device)
+
+    def sample_labels(self, n, device=None, generator=None):
+        return torch.randint(self.num_classes, (n,), generator=generator).to(device)
+
+    def forward(self, z, labels):
+        return torch.stack([labels.float(), self.scale * z[:, 0]], dim=1)
+
+
+def test_conditional_sampling_takes_labels_or_draws_them_from_the_prior():
+    model = GAN(LabelEcho(), MLPDiscriminator(hidden=8))
+    assert model.sample(4, labels=torch.tensor([2, 0, 1, 2]))[:, 0].tolist() == [2.0, 0.0, 1.0, 2.0]
+    drawn = model.sample(3000)[:, 0]
+    counts = torch.bincount(drawn.long(), minlength=3).float() / 3000
+    assert torch.allclose(counts, torch.full((3,), 1 / 3), atol=0.04)
+    with pytest.raises(ValueError, match=r"invalid for a generator of 3 classes; use integers in \[0, 2\]"):
+        model.sample(2, labels=torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match=r"one class index per sample \(2 here\)"):
+        model.sample(2, labels=torch.tensor([0]))
+    with pytest.raises(ValueError, match="is unconditional; drop them"):
+        Toy2DGAN(hidden=8).sample(2, labels=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="is class-conditional but its data has no labels"):
+        model.real_labels(torch.randn(4, 2))
+
+
+def test_conditional_sample_grid_has_one_row_per_class():
+    from datgan_lightning.callbacks import SampleGrid
+
+    model = GAN(LabelEcho(), MLPDiscriminator(hidden=8))
+    seen = {}
+
+    def sample(z=None, labels=None):
+        seen["labels"] = labels
+        return torch.zeros(len(z), 3, 2, 2)
+
+    model.sample = sample
+    SampleGrid(nrow=4).grid(model)
+    assert seen["labels"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
