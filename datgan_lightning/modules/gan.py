@@ -12,6 +12,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
+from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
 from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.losses import get_loss
 from datgan_lightning.nets.base import check_labels, is_conditional
@@ -59,6 +60,9 @@ class GAN(LightningModule):
             (perturbed when a perturbation is set) and D's logits on them. A regularizer with ``every=k``
             is applied on every k-th D step, multiplied by k (lazy regularization). Those without a loss
             get this module's.
+        augmentations: differentiable transforms of every image D sees in its GAN loss, real and fake,
+            in both steps (:mod:`datgan_lightning.augmentations`, e.g. DiffAugment): training uses
+            ``D∘T``, and so do the perturbation and the regularizers.
         ema_decay: keep an exponential moving average of G's weights (and buffers) with this decay,
             e.g. 0.999, updated after every generator step; :meth:`sample` then uses it. ``None``: off.
         channels_last: keep the nets' conv weights and the training images in ``channels_last``
@@ -89,14 +93,16 @@ class GAN(LightningModule):
         lr_decay: Literal["linear", "none"] = "linear",
         joint_forward: bool | None = None,
         regularizers: list[Regularizer] | None = None,
+        augmentations: list[Augmentation] | None = None,
         ema_decay: float | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation", "regularizers"])
+        self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation", "regularizers", "augmentations"])
         if isinstance(perturbation, dict):  # a checkpoint's hparams hold the strategy as its config
             perturbation = PerturbationStrategy.from_config(perturbation)
         regularizers = [Regularizer.from_config(r) if isinstance(r, dict) else r for r in regularizers or []]
+        augmentations = [Augmentation.from_config(a) if isinstance(a, dict) else a for a in augmentations or []]
         _check(n_dis >= 1 and int(n_dis) == n_dis, "n_dis", n_dis, "use an integer >= 1")
         _check(max_iterations >= 1 and int(max_iterations) == max_iterations, "max_iterations", max_iterations, "use an integer >= 1")
         _check(lr_g > 0, "lr_g", lr_g, "use a positive learning rate")
@@ -111,6 +117,8 @@ class GAN(LightningModule):
         )
         for regularizer in regularizers:
             _check(isinstance(regularizer, Regularizer), "regularizers", regularizer, "list regularizers from datgan_lightning.regularizers (GP, R1, AR, ...)")
+        for augmentation in augmentations:
+            _check(isinstance(augmentation, Augmentation), "augmentations", augmentation, "list augmentations from datgan_lightning.augmentations (DiffAugment, ...)")
         _check(
             perturbation is None or perturbation.keeps_batch_size or perturb_in == "discriminator",
             "perturb_in", perturb_in, f"{type(perturbation).__name__} returns clean and perturbed samples together, which only the D step can use; use perturb_in='discriminator'",
@@ -120,6 +128,7 @@ class GAN(LightningModule):
         # plain data in hparams, so checkpoints load with torch.load(weights_only=True)
         self.hparams["perturbation"] = None if perturbation is None else perturbation.config()
         self.hparams["regularizers"] = [r.config() for r in regularizers]
+        self.hparams["augmentations"] = [a.config() for a in augmentations]
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -129,6 +138,7 @@ class GAN(LightningModule):
             perturbation.loss = self.loss
         self.perturbation = perturbation
         self.regularizers = nn.ModuleList(_with_loss(r, self.loss) for r in regularizers)  # state is checkpointed
+        self.augmentations = nn.ModuleList(augmentations)
         self.perturb_discriminator = perturbation is not None and perturb_in in ("discriminator", "all")
         self.perturb_generator = perturbation is not None and perturb_in in ("generator", "all")
         self.n_dis = int(n_dis)
@@ -255,12 +265,15 @@ class GAN(LightningModule):
         with torch.no_grad():
             fake = self.generate(len(real))  # x_f = G(z), no gradient to G
         if self.perturb_discriminator:
-            real, fake = self.perturbation(self.discriminator, real, fake)  # x' = x + delta
+            real, fake = self.perturbation(self.critic, real, fake)  # x' = x + delta
         return self.discriminator_loss(real, fake)
 
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``-(g1(D(real)) + g2(D(fake)))`` batch-averaged plus the regularizers' terms, and D's logits on both."""
-        d_real, d_fake = discriminate(self.discriminator, real, fake, self.joint_forward)
+        critic = self.critic
+        d_real, d_fake = discriminate(critic, real, fake, self.joint_forward)
+        for augmentation in self.augmentations:
+            augmentation.observe(d_real.detach())  # adaptive augmentation (ADA) reads D's real logits
         loss = self.loss.discriminator_loss(d_real, d_fake)
         return loss + self.regularization(real, fake, d_real, d_fake), d_real, d_fake
 
@@ -270,8 +283,16 @@ class GAN(LightningModule):
         total: Tensor | float = 0.0
         for regularizer in self.regularizers:
             if self.discriminator_steps % regularizer.every == 0:
-                total = total + regularizer.every * regularizer(self.discriminator, real, fake, d_real, d_fake)
+                total = total + regularizer.every * regularizer(self.critic, real, fake, d_real, d_fake)
         return total
+
+    @property
+    def critic(self) -> nn.Module:
+        """What the GAN loss, the perturbation and the regularizers call as D: the discriminator, or
+        ``D∘T`` with the augmentations (a view sharing D's weights, built per call, not checkpointed)."""
+        if not self.augmentations:
+            return self.discriminator
+        return AugmentedDiscriminator(self.discriminator, self.augmentations)
 
     def after_discriminator_update(self) -> None:
         """Called after every D optimizer step (WGAN clips D's weights here)."""
@@ -283,9 +304,9 @@ class GAN(LightningModule):
     def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """G's loss on ``fake = G(z)``; subclasses add auxiliary terms on the same fakes."""
         if self.perturb_generator:
-            _, fake_adv = self.perturbation(self.discriminator, real, fake)
+            _, fake_adv = self.perturbation(self.critic, real, fake)
             fake = fake + (fake_adv - fake.detach())  # shift by the detached delta, gradient still reaches G
-        return self.loss.generator_loss(logits(self.discriminator, fake))
+        return self.loss.generator_loss(logits(self.critic, fake))
 
     def setup(self, stage: str) -> None:
         # the datamodule is set up before the model: compare its image shape with what G makes

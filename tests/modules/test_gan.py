@@ -297,3 +297,39 @@ def test_conditional_sample_grid_has_one_row_per_class():
     model.sample = sample
     SampleGrid(nrow=4).grid(model)
     assert seen["labels"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+
+
+def test_augmentations_make_every_d_call_see_augmented_images_and_reach_g():
+    """GAN(augmentations=[T]) trains D∘T: the D loss, the G loss (with gradient to G through T), the
+    perturbation's attack and the regularizers all call D on T(x); ``observe`` sees D's real logits."""
+    from datgan_lightning.augmentations import Augmentation
+    from datgan_lightning.regularizers import R1
+
+    class Shift(Augmentation):
+        def __init__(self):
+            super().__init__()
+            self.observed = []
+
+        def forward(self, images):
+            return images + 10.0
+
+        def observe(self, d_real):
+            self.observed.append(d_real)
+
+    torch.manual_seed(0)
+    G, D = MLPGenerator(hidden=8), MLPDiscriminator(hidden=8)
+    inputs = []
+    D.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
+    shift = Shift()
+    model = GAN(G, D, perturbation=DAT(eps=0.1, data_range=None), regularizers=[R1(weight=1.0)], augmentations=[shift])
+    real = torch.randn(8, 2)
+    loss, d_real, _ = model.discriminator_step(real)
+    assert len(inputs) == 3 and all(x.mean() > 5 for x in inputs)  # DAT's attack, the loss, R1: all on T(x)
+    assert torch.equal(shift.observed[-1], d_real.detach())
+    inputs.clear()
+    g_loss = model.generator_step(real)
+    g_loss.backward()
+    assert inputs[0].mean() > 5 and all(p.grad is not None for p in G.parameters())
+    assert [k for k in model.state_dict() if "discriminator" in k] == [f"discriminator.{k}" for k in D.state_dict()]  # D once
+    with pytest.raises(ValueError, match="augmentations='flip' is invalid; list augmentations from datgan_lightning.augmentations"):
+        GAN(MLPGenerator(), MLPDiscriminator(), augmentations=["flip"])
