@@ -1,15 +1,60 @@
-"""PGD: iterated untargeted L-inf sign steps with projection (Rob-GAN)."""
+"""PGD: iterated untargeted L-inf sign steps with projection (Rob-GAN).
+
+:func:`pgd_ascent` is the one sign-step/projection loop of the library: the :class:`PGD` strategy,
+Rob-GAN's attack on D's real loss, its fine-tuning attack, Madry training and
+:func:`~datgan_lightning.metrics.robustness.accuracy_under_attack` all call it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import torch
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.adversarial.fgsm import discriminator_objective
 from datgan_lightning.losses import GANLoss
 from datgan_lightning.utils import discriminate
+
+
+def pgd_ascent(
+    objective: Callable[..., Tensor],
+    x: Tensor | Sequence[Tensor],
+    eps: float,
+    steps: int,
+    step_size: float,
+    data_range: tuple[float, float] | None = (-1.0, 1.0),
+) -> Tensor | tuple[Tensor, ...]:
+    """L-inf PGD without random start that *maximises* ``objective(x_adv)`` (a scalar: sum the
+    per-sample terms so each sample gets its own gradient):
+    ``x_{k+1} = clamp(x + proj_eps(x_k + step_size * sign(grad) - x), data_range)``.
+
+    ``x`` is a tensor, or a sequence of tensors attacked together (``objective`` then takes as many
+    arguments and returns one value). Returns detached tensors of the inputs' shapes; ``x`` itself
+    when ``eps``, ``steps`` or ``step_size`` is 0. Plain function: the caller sets the model's mode
+    (Rob-GAN attacks D in eval mode) and owns the parameters' gradients (none are accumulated).
+
+    Example:
+        >>> x = torch.zeros(2, 3)
+        >>> pgd_ascent(lambda v: (v * torch.tensor([1.0, -1.0, 0.0])).sum(), x, eps=0.1, steps=3, step_size=0.04)[0]
+        tensor([ 0.1000, -0.1000,  0.0000])
+    """
+    single = isinstance(x, Tensor)
+    clean = tuple(t.detach() for t in ((x,) if single else x))
+    adv = clean
+    if eps != 0 and step_size != 0:
+        for _ in range(int(steps)):
+            leaves = tuple(t.detach().requires_grad_(True) for t in adv)
+            with torch.enable_grad():
+                grads = torch.autograd.grad(objective(*leaves), leaves)
+            adv = tuple(_project(a + step_size * g.sign(), c, eps, data_range) for a, g, c in zip(adv, grads, clean))
+    return adv[0] if single else adv
+
+
+def _project(x: Tensor, clean: Tensor, eps: float, data_range: tuple[float, float] | None) -> Tensor:
+    x = clean + (x - clean).clamp(-eps, eps)
+    return x if data_range is None else x.clamp(*data_range)
 
 
 class PGD(PerturbationStrategy):
@@ -61,25 +106,22 @@ class PGD(PerturbationStrategy):
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         real, fake = real.detach(), fake.detach()
-        real_adv, fake_adv = real, fake
         if self.eps == 0 or self.step_size == 0:
-            return real_adv, fake_adv
+            return real, fake
+        selected = [name for name in ("real", "fake") if name in self.positions]
         was_training = discriminator.training
         if self.eval_mode:
             discriminator.eval()
+
+        def objective(*attacked: Tensor) -> Tensor:  # minus D's objective: the attacker descends V
+            inputs = {"real": real, "fake": fake, **dict(zip(selected, attacked))}
+            d_real, d_fake = discriminate(discriminator, inputs["real"], inputs["fake"], self.joint_forward)
+            return -discriminator_objective(self._loss(), d_real, d_fake, self.positions)
+
         try:
-            for _ in range(self.steps):
-                x_real, x_fake = self._leaves(real_adv, fake_adv)
-                d_real, d_fake = discriminate(discriminator, x_real, x_fake, self.joint_forward)
-                objective = discriminator_objective(self._loss(), d_real, d_fake, self.positions)
-                grad_real, grad_fake = self._input_grads(objective, x_real, x_fake)
-                if grad_real is not None:
-                    real_adv = self._project(real_adv - self.step_size * grad_real.sign(), real)
-                if grad_fake is not None:
-                    fake_adv = self._project(fake_adv - self.step_size * grad_fake.sign(), fake)
+            attacked = pgd_ascent(objective, [real if n == "real" else fake for n in selected], self.eps, self.steps,
+                                  self.step_size, self.data_range)  # fmt: skip
         finally:
             discriminator.train(was_training)
-        return real_adv, fake_adv
-
-    def _project(self, x: Tensor, clean: Tensor) -> Tensor:
-        return self._clamp(clean + (x - clean).clamp(-self.eps, self.eps))
+        out = {"real": real, "fake": fake, **dict(zip(selected, attacked))}
+        return out["real"], out["fake"]
