@@ -71,7 +71,7 @@ class ImageQualityMetrics(EveryNIterations):
                     f"set splits to the ones it has (e.g. splits=['train'])."
                 )
             datasets[split] = dataset
-        trainer = module._trainer
+        trainer = _attached_trainer(module)
         world_size = trainer.world_size if trainer is not None else 1
         return self.quality(
             module.sampling_generator, datasets, data_key=data_key(datamodule), device=module.device,
@@ -84,6 +84,14 @@ class ImageQualityMetrics(EveryNIterations):
         shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k.startswith("kid_std"))
         rank_zero_info(f"Iteration {pl_module.generator_iterations}: {shown}")
         return metrics
+
+
+def _attached_trainer(module: LightningModule) -> Trainer | None:
+    """The module's Trainer, or ``None`` for a bare module (``datgan evaluate`` scores one)."""
+    try:
+        return module.trainer
+    except RuntimeError:  # Lightning: "... is not attached to a `Trainer`"
+        return None
 
 
 # DataModule options that change how images are batched or fetched, not which pixels they hold

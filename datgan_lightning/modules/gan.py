@@ -240,10 +240,11 @@ class GAN(LightningModule):
             self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
 
     def _logs_this_step(self) -> bool:
-        # self.log costs more than a whole toy-2D iteration; Lightning writes step logs only every
-        # log_every_n_steps batches, so only log on those (the connector knows which they are)
-        connector = getattr(self.trainer, "_logger_connector", None)
-        return connector is None or connector.should_update_logs
+        # self.log costs more than a whole toy-2D iteration; Lightning writes step logs only on every
+        # log_every_n_steps-th training batch (and when stopping), so only log on those. One batch is
+        # one D step, so discriminator_steps (checkpointed) counts the batches Lightning counts.
+        every = self.trainer.log_every_n_steps
+        return every > 0 and (self.discriminator_steps % every == 0 or self.trainer.should_stop)
 
     def discriminator_update(self, real: Tensor, optimizer: Any) -> tuple[Tensor, Tensor, Tensor]:
         """One D update of the ``n_dis`` per generator iteration: loss, backward, optimizer step.

@@ -333,3 +333,16 @@ def test_augmentations_make_every_d_call_see_augmented_images_and_reach_g():
     assert [k for k in model.state_dict() if "discriminator" in k] == [f"discriminator.{k}" for k in D.state_dict()]  # D once
     with pytest.raises(ValueError, match="augmentations='flip' is invalid; list augmentations from datgan_lightning.augmentations"):
         GAN(MLPGenerator(), MLPDiscriminator(), augmentations=["flip"])
+
+
+def test_step_logs_are_written_every_log_every_n_steps_batches(tmp_path):
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(tmp_path, name="logs")
+    model = Toy2DGAN(hidden=8, n_dis=1, max_iterations=7)
+    _trainer(tmp_path, logger=logger, log_every_n_steps=3).fit(model, GaussianMixture2D(batch_size=8))
+    with open(f"{logger.log_dir}/metrics.csv") as f:
+        iterations = [float(r["generator_iterations"]) for r in csv.DictReader(f) if r.get("loss/d")]
+    assert iterations == [3.0, 6.0, 7.0]  # batches 3 and 6, and the last one (training stops)
