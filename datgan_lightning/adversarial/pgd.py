@@ -8,8 +8,10 @@ Rob-GAN's attack on D's real loss, its fine-tuning attack, Madry training and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
@@ -55,6 +57,13 @@ def pgd_ascent(
 def _project(x: Tensor, clean: Tensor, eps: float, data_range: tuple[float, float] | None) -> Tensor:
     x = clean + (x - clean).clamp(-eps, eps)
     return x if data_range is None else x.clamp(*data_range)
+
+
+def label_attack(classify: Any, x: Tensor, labels: Tensor, eps: float, steps: int, step_size: float,
+                 data_range: tuple[float, float] | None = (-1.0, 1.0)) -> Tensor:  # fmt: skip
+    """Untargeted L-inf PGD on the class loss ``CE(classify(x), labels)`` (Rob-GAN's ``attack_label_Linf_PGD``:
+    fine-tuning and accuracy under attack). The caller sets the model's mode."""
+    return pgd_ascent(lambda v: F.cross_entropy(classify(v), labels, reduction="sum"), x, eps, steps, step_size, data_range)
 
 
 class PGD(PerturbationStrategy):

@@ -28,11 +28,13 @@ Example (a linear D whose answer is known):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
 
+from datgan_lightning.adversarial.pgd import label_attack
 from datgan_lightning.losses import GANLoss, get_loss
 from datgan_lightning.utils import logits
 
@@ -141,3 +143,48 @@ def robustness_report(D: nn.Module, real: Tensor, fake: Tensor, loss: str | GANL
         "robustness/accuracy_real_clean": clean_acc,
         "robustness/accuracy_real_fgsm": fgsm_acc,
     }
+
+
+# ------------------------------------------------------------------------ classifiers (Rob-GAN Table 1)
+def accuracy_under_attack(
+    classifier: nn.Module,
+    data: tuple[Tensor, Tensor] | Iterable[tuple[Tensor, Tensor]],
+    eps_list: Sequence[float] = (0.0, 0.02, 0.04, 0.08),
+    steps: int = 20,
+    step_size: float | None = None,
+    data_range: tuple[float, float] | None = (-1.0, 1.0),
+) -> dict[float, float]:
+    """Rob-GAN Table 1: ``{eps: accuracy}`` of ``classifier`` on ``data`` under untargeted L-inf PGD on
+    its cross-entropy (``steps`` 20 sign steps of ``step_size``, default ``eps / 5`` as the authors'
+    ``acc_under_attack.py``; no random start; eps 0 is the clean accuracy). The classifier is in eval
+    mode during the attack (restored); an AC-GAN D is scored through its ``classify(x)``.
+
+    Args:
+        classifier: a module returning class logits, or one with a ``classify`` method (an AC-GAN D).
+        data: ``(images, labels)`` tensors or an iterable of such batches (a DataLoader).
+    """
+    classify = getattr(classifier, "classify", classifier)
+    batches = [data] if isinstance(data, (tuple, list)) and isinstance(data[0], Tensor) else data
+    correct = {float(eps): 0 for eps in eps_list}
+    total = 0
+    device = next(classifier.parameters()).device
+    with evaluating(classifier):
+        for x, y in batches:
+            x, y = x.to(device), y.to(device).long()
+            total += len(y)
+            for eps in correct:
+                x_adv = label_attack(classify, x, y, eps, steps, eps / 5 if step_size is None else step_size, data_range)
+                with torch.no_grad():
+                    correct[eps] += int((classify(x_adv).argmax(dim=1) == y).sum())
+    if total == 0:
+        raise ValueError("accuracy_under_attack: the data is empty; pass (images, labels) with at least one sample.")
+    return {eps: c / total for eps, c in correct.items()}
+
+
+def accuracy_table(rows: dict[str, dict[float, float]]) -> str:
+    """Rows ``{model: {eps: accuracy}}`` as a markdown table in the layout of Rob-GAN's Table 1."""
+    eps_list = sorted({eps for row in rows.values() for eps in row})
+    lines = ["| model | " + " | ".join(f"ε={eps:g}" for eps in eps_list) + " |", "|---|" + "---|" * len(eps_list)]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{100 * row[eps]:.1f}%" if eps in row else "" for eps in eps_list) + " |")
+    return "\n".join(lines)

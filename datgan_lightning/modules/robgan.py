@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datgan_lightning.adversarial.pgd import pgd_ascent
+from datgan_lightning.adversarial.pgd import label_attack, pgd_ascent
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.nets.conditional import ac_discriminator, generator32, generator64
 
@@ -30,13 +30,6 @@ def fake_loss(logit: Tensor, class_logits: Tensor, labels: Tensor, class_loss: s
     original AC-GAN's ``0.5 BCE(logit, 0) + 0.5 CE(class_logits, labels)`` with the fakes' sampled labels."""
     bce = F.binary_cross_entropy_with_logits(logit.reshape(-1), torch.zeros_like(logit.reshape(-1)))
     return bce if class_loss == "split" else 0.5 * bce + 0.5 * F.cross_entropy(class_logits, labels)
-
-
-def label_attack(classify: Any, x: Tensor, labels: Tensor, eps: float, steps: int, step_size: float,
-                 data_range: tuple[float, float] | None = (-1.0, 1.0)) -> Tensor:  # fmt: skip
-    """Untargeted L-inf PGD on the class loss ``CE(classify(x), labels)`` (Rob-GAN's ``attack_label_Linf_PGD``:
-    fine-tuning and accuracy under attack). The caller sets the model's mode."""
-    return pgd_ascent(lambda v: F.cross_entropy(classify(v), labels, reduction="sum"), x, eps, steps, step_size, data_range)
 
 
 class RobGAN(GAN):
