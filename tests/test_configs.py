@@ -265,3 +265,35 @@ def test_overlay_trains_one_generator_iteration(base, overlay, tmp_path):
 def test_every_overlay_file_is_run_by_a_test():
     overlays = {p.relative_to(CONFIGS).as_posix() for d in ("table3/methods", "table4", "fig4") for p in (CONFIGS / d).glob("*.yaml")}
     assert overlays == {o for _, o in OVERLAY_RUNS}
+
+
+def test_robgan_configs_build_as_the_paper_and_train_one_iteration_on_labelled_images(tmp_path):
+    """Issue 15: the Rob-GAN configs (co-training at 32/64 px, fine-tuning) build with the paper's settings,
+    and the CPU co-training and fine-tuning configs each train one step on labelled images."""
+    from datgan_lightning.modules import RobGAN, RobGANFinetune
+
+    ROBGAN_CALLBACKS = json.dumps([
+        {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"save_last": True}},
+        {"class_path": "datgan_lightning.callbacks.ClassifierRobustness", "init_args": {"num_samples": 4, "steps": 2}},
+    ])  # fmt: skip
+    for name, resolution, classes in (("robgan_cifar10", 32, 10), ("robgan_imagenet143_64", 64, 143)):
+        model = _cli(CONFIGS / "robgan" / f"{name}.yaml", tmp_path, "--model.init_args.ngf=2", "--model.init_args.ndf=2").model
+        assert type(model) is RobGAN and model.generator.output_shape == (3, resolution, resolution)
+        assert (model.generator.num_classes, model.class_loss, model.n_dis) == (classes, "split", 5)
+        assert (model.attack_eps, model.attack_steps, model.attack_step_size) == (0.03125, 5, 0.0078)
+    finetune = _cli(CONFIGS / "robgan" / "robgan_cifar10_finetune.yaml", tmp_path, "--model.init_args.ngf=2", "--model.init_args.ndf=2").model
+    assert type(finetune) is RobGANFinetune and finetune.stages == [20, 20, 10, 10] and 0.3 <= finetune.lam <= 0.8
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "images.npz", train_x=rng.integers(0, 256, size=(10, 3, 32, 32), dtype=np.uint8), train_y=np.arange(10) % 10)
+    common = [f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
+              "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--model.init_args.ngf=2",
+              "--model.init_args.ndf=2", "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}",
+              "--data.batch_size=2", f"--trainer.callbacks={ROBGAN_CALLBACKS}"]  # fmt: skip
+    main(["fit", "--config", str(CONFIGS / "robgan" / "cifar10_subset_cpu.yaml"), "--model.init_args.max_iterations=1", *common])
+    (checkpoint,) = tmp_path.rglob("last.ckpt")
+    assert RobGAN.load_from_checkpoint(checkpoint).generator_iterations == 1
+    main(["fit", "--config", str(CONFIGS / "robgan" / "cifar10_subset_cpu_finetune.yaml"), "--model.init_args.max_iterations=1",
+          f"--model.init_args.checkpoint={checkpoint}", *common, f"--trainer.default_root_dir={tmp_path / 'ft'}",
+          f"--trainer.logger.init_args.save_dir={tmp_path / 'ft'}"])  # fmt: skip
+    (finetuned,) = (tmp_path / "ft").rglob("last.ckpt")
+    assert RobGANFinetune.load_from_checkpoint(finetuned).generator_iterations == 1

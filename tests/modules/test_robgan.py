@@ -1,0 +1,138 @@
+"""RobGAN and RobGANFinetune: the split and AC-GAN losses by hand, the co-training attack (eps-ball,
+D's mode), fine-tuning touches only the classifier, one iteration of each, clear label errors."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from datgan_lightning.modules import RobGAN, RobGANFinetune
+from datgan_lightning.modules.robgan import real_loss
+from tests.conftest import fast_trainer
+
+K = 3
+
+
+class StubD(nn.Module):
+    """A tiny D with fixed outputs: real/fake logit 2, class logits [1, 0, 0] (input-independent)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward_both(self, x):
+        n = len(x)
+        logit = torch.full((n, 1), 2.0) + 0 * self.w + 0 * x.sum((1, 2, 3), keepdim=False)[:, None]
+        return logit, torch.tensor([[1.0, 0.0, 0.0]]).repeat(n, 1) + 0 * self.w
+
+    def forward(self, x):
+        return self.forward_both(x)[0]
+
+
+def _ce(y):  # CE of class logits [1, 0, 0] at label y
+    return -math.log((math.e if y == 0 else 1.0) / (math.e + 2))
+
+
+def _gan(**kwargs):
+    return RobGAN(num_classes=K, ngf=2, ndf=2, **kwargs)
+
+
+@pytest.mark.parametrize("class_loss", ["split", "acgan"])
+def test_discriminator_loss_by_hand(class_loss, monkeypatch):
+    gan = _gan(class_loss=class_loss, attack_steps=0)
+    gan.discriminator = StubD()
+    fake_labels = torch.tensor([1, 2])
+    monkeypatch.setattr(gan.generator, "sample_labels", lambda n, device=None: fake_labels)
+    gan._labels = torch.tensor([0, 1])
+    loss, d_real, d_fake = gan.discriminator_step(torch.zeros(2, 3, 32, 32))
+    bce_1, bce_0 = math.log(1 + math.exp(-2)), math.log(1 + math.exp(2))  # BCE(2, target 1), BCE(2, target 0)
+    real = 0.5 * bce_1 + 0.5 * (_ce(0) + _ce(1)) / 2
+    fake = bce_0 if class_loss == "split" else 0.5 * bce_0 + 0.5 * (_ce(1) + _ce(2)) / 2
+    assert loss.item() == pytest.approx(real + fake, rel=1e-6)
+    assert d_real.shape == d_fake.shape == (2,)
+
+
+def test_generator_loss_by_hand(monkeypatch):
+    gan = _gan()
+    gan.discriminator = StubD()
+    monkeypatch.setattr(gan.generator, "sample_labels", lambda n, device=None: torch.tensor([0, 2]))
+    loss = gan.generator_step(torch.zeros(2, 3, 32, 32))
+    expected = 0.5 * math.log(1 + math.exp(-2)) + 0.5 * (_ce(0) + _ce(2)) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_attack_stays_in_the_ball_raises_the_real_loss_and_restores_mode(training):
+    gan = _gan(attack_eps=0.05, attack_steps=5, attack_step_size=0.02)
+    D = gan.discriminator.train(training)
+    modes = []
+    D.blocks[0].register_forward_pre_hook(lambda m, args: modes.append(m.training))  # forward_both skips D's own hooks
+    real, labels = torch.rand(4, 3, 32, 32) * 2 - 1, torch.tensor([0, 1, 2, 0])
+    adv = gan.attack(real, labels)
+    assert (adv - real).abs().max() <= 0.05 + 1e-6 and adv.min() >= -1 and adv.max() <= 1
+    assert not torch.equal(adv, real)
+    assert D.training is training and modes == [False] * 5
+    with torch.no_grad():
+        assert real_loss(*D.forward_both(adv), labels) > real_loss(*D.forward_both(real), labels)
+
+
+def _labelled_loader(n=10, labels=None):
+    x = torch.rand(n, 3, 32, 32) * 2 - 1
+    y = torch.arange(n) % K if labels is None else labels
+    return DataLoader(TensorDataset(x, y), batch_size=2)
+
+
+@pytest.mark.parametrize("class_loss", ["split", "acgan"])
+def test_one_iteration(class_loss, tmp_path):
+    gan = _gan(class_loss=class_loss, max_iterations=1)
+    fast_trainer(tmp_path).fit(gan, _labelled_loader())
+    assert gan.generator_iterations == 1
+
+
+@pytest.mark.parametrize("labels,message", [(torch.full((10,), -1), "has no labels"), (torch.full((10,), K), r"use integers in \[0, 2\]")])
+def test_unlabelled_data_or_labels_out_of_range_are_one_sentence(labels, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        fast_trainer(tmp_path).fit(_gan(max_iterations=1), _labelled_loader(labels=labels))
+
+
+def test_refuses_a_perturbation_or_another_loss():
+    with pytest.raises(ValueError, match="its own PGD"):
+        _gan(loss="hinge")
+
+
+def _finetuned(tmp_path, **kwargs):
+    ft = RobGANFinetune(num_classes=K, ngf=2, ndf=2, max_iterations=2, **kwargs)
+    before = {k: v.clone() for k, v in ft.state_dict().items()}
+    fast_trainer(tmp_path).fit(ft, _labelled_loader())
+    assert ft.generator_iterations == 2
+    return before, ft.state_dict()
+
+
+def test_finetuning_changes_only_the_classifier(tmp_path):
+    before, after = _finetuned(tmp_path)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("discriminator.") and not k.startswith("discriminator.l_out") for k in changed)
+    assert "discriminator.l_class.weight" in changed and "discriminator.blocks.0.c1.weight" in changed
+
+
+def test_finetuning_the_head_changes_only_the_class_head(tmp_path):
+    before, after = _finetuned(tmp_path, train="head")
+    assert {k for k in before if not torch.equal(before[k], after[k])} == {"discriminator.l_class.weight", "discriminator.l_class.bias"}
+
+
+def test_finetune_loads_the_co_trained_nets_and_their_sizes(tmp_path):
+    gan = _gan(max_iterations=1)
+    trainer = fast_trainer(tmp_path)
+    trainer.fit(gan, _labelled_loader())
+    trainer.save_checkpoint(tmp_path / "robgan.ckpt")
+    ft = RobGANFinetune(checkpoint=str(tmp_path / "robgan.ckpt"), ngf=64)  # the checkpoint's sizes win
+    for key, value in gan.state_dict().items():
+        if key.startswith(("generator.", "discriminator.")):
+            assert torch.equal(ft.state_dict()[key], value), key
+
+
+def test_finetune_stages_divide_the_lr_by_10():
+    ft = RobGANFinetune(num_classes=K, ngf=2, ndf=2, lr=1e-3, stages=(20, 20, 10, 10), max_iterations=60)
+    assert [ft.stage_lr(s) for s in (0, 19, 20, 39, 40, 49, 50, 59)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6])
