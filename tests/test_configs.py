@@ -137,14 +137,14 @@ def test_regularizer_and_perturbation_files_build_with_their_papers_defaults():
         return {f.stem: base.from_config(yaml.safe_load(f.read_text())) for f in (CONFIGS / directory).glob("*.yaml")}
 
     reg = build("regularizers", Regularizer)
-    assert set(reg) == {"gp", "lp", "zero_gp", "r1", "r2", "ar", "rfm"}
+    assert {"gp", "lp", "zero_gp", "r1", "r2", "ar", "rfm"} <= set(reg)  # Table III's and R1/R2 (other files may sit beside them)
     assert type(reg["gp"]) is GP and (reg["gp"].weight, reg["gp"].at, reg["gp"].center, reg["gp"].one_sided) == (10.0, "interpolates", 1.0, False)
     assert type(reg["lp"]) is LP and reg["lp"].one_sided and reg["lp"].weight == 10.0
     assert type(reg["zero_gp"]) is ZeroGP and (reg["zero_gp"].center, reg["zero_gp"].at) == (0.0, "interpolates")
     assert (type(reg["r1"]), reg["r1"].at, reg["r1"].weight) == (R1, "real", 5.0) and (type(reg["r2"]), reg["r2"].at) == (R2, "fake")
     for name, cls in (("ar", AR), ("rfm", RFM)):  # the authors' code: --eps 1e-4 --reg 1e1, on reals and fakes
         assert type(reg[name]) is cls and (reg[name].eps, reg[name].weight, reg[name].positions, reg[name].reduction) == (1e-4, 10.0, ("real", "fake"), "norm")
-    assert all(r.every == 1 for r in reg.values())
+    assert all(reg[name].every == 1 for name in ("gp", "lp", "zero_gp", "r1", "r2", "ar", "rfm"))
     pert = build("perturbation", PerturbationStrategy)
     assert {"dat", "datt", "asgan_table3", "dat_real", "dat_fake"} <= set(pert)
     asgan = pert["asgan_table3"]
