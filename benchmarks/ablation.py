@@ -29,7 +29,7 @@ Scores of each run (seed s: ``--seed_everything s``, data order seed s):
 
 Cells run in ``--jobs`` spawned processes with one thread each. Outputs (written atomically): ``--json``
 (default ``<out>/ablation.json``) ``{table: {row: {metric: [one value per seed]}}}`` (``null`` for a
-non-finite value or a failed run), ``<out>/ablation_table.md`` and the plot ``--plot`` (default
+non-finite value or a failed run), the markdown table ``<out>/<json name>_table.md`` and the plot ``--plot`` (default
 ``<out>/ablation.png``); each run's resolved config is in ``<out>/runs/<table>/<row>/seed<s>/config.yaml``.
 """
 
@@ -64,11 +64,12 @@ class Table:
 
     def __init__(self, title: str, base: str, rows: dict[str, list[str]], iterations: int, quick_iterations: int,
                  overrides: list[str] | None = None, series: dict[str, tuple[str, float]] | None = None,
-                 x_label: str = "", x_ticks: dict[float, str] | None = None) -> None:  # fmt: skip
+                 x_label: str = "", x_ticks: dict[float, str] | None = None, reference: dict[str, str] | None = None) -> None:  # fmt: skip
         self.title, self.base, self.rows = title, base, rows
         self.iterations, self.quick_iterations = iterations, quick_iterations
         self.overrides, self.series = overrides or [], series or {}
         self.x_label, self.x_ticks = x_label, x_ticks or {}
+        self.reference = reference or {}  # row -> the row it is compared with, seed by seed (same seed, same initial nets)
 
 
 def _overlay(path: str) -> list[str]:
@@ -92,7 +93,8 @@ def _fig4(kind: str, values: tuple[str, ...]) -> Table:
             series[name] = (method, float(value) if kind == "lr" else float(values.index(value)))
     title = "Fig. 4 (lr), DCGAN on the CIFAR-10 subset" if kind == "lr" else "Fig. 4 (betas), DCGAN on the CIFAR-10 subset"
     ticks = {x: (value if kind == "lr" else "({}, {})".format(*value.split("_"))) for value, x in zip(values, (series[f"gan {kind}={v}"][1] for v in values))}
-    return Table(title, "", rows, 1000, 100, series=series, x_label="Adam learning rate" if kind == "lr" else "Adam (β1, β2)", x_ticks=ticks)
+    return Table(title, "", rows, 1000, 100, series=series, x_label="Adam learning rate" if kind == "lr" else "Adam (β1, β2)", x_ticks=ticks,
+                 reference={f"gan {kind}={v}": f"dat {kind}={v}" for v in values})  # fmt: skip
 
 
 TABLES: dict[str, Table] = {
@@ -100,11 +102,13 @@ TABLES: dict[str, Table] = {
         f"table3_{loss}": Table(
             f"Table III ({loss}), DCGAN z=128 on the CIFAR-10 subset", f"cpu/table3_{loss}.yaml",
             {m: _overlay(f"table3/methods/{m}.yaml") for m in TABLE3_METHODS}, 1000, 100,
+            reference={m: "dat" for m in TABLE3_METHODS if m != "dat"},
         )  # fmt: skip
         for loss in ("ns", "lsgan", "wasserstein")
     },
     "table4": Table("Table IV, SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset.yaml",
-                    {r: _overlay(f"table4/{r}.yaml") for r in TABLE4_ROWS}, 300, 30, SNGAN_WIDTH),  # fmt: skip
+                    {r: _overlay(f"table4/{r}.yaml") for r in TABLE4_ROWS}, 300, 30, SNGAN_WIDTH,
+                    reference={r: "discriminator_only" for r in TABLE4_ROWS if r != "discriminator_only"}),  # fmt: skip
     "fig4": _fig4("lr", FIG4_LRS),
     "fig4_betas": _fig4("betas", FIG4_BETAS),
     "fig6": Table("Fig. 6 (DAT eps), SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset_dat.yaml",
@@ -227,13 +231,26 @@ def mean_std(values: list, digits: int) -> str:
     return text if len(ok) == len(values) else f"{text} ({len(values) - len(ok)} missing)"
 
 
+def paired(rows: dict, row: str, reference: str | None, metric: str = "fid") -> str:
+    """``row − reference`` of ``metric`` seed by seed, mean ± std, and in how many seeds the reference is lower."""
+    if reference is None or reference not in rows:
+        return ""
+    pairs = [(a, b) for a, b in zip(rows[row][metric], rows[reference][metric]) if a is not None and b is not None]
+    if not pairs:
+        return "n/a"
+    diffs = [a - b for a, b in pairs]
+    spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+    return f"{statistics.fmean(diffs):+.2f} ± {spread:.2f} vs {reference} ({sum(b < a for a, b in pairs)}/{len(pairs)} lower)"
+
+
 def markdown(results: dict, notes: dict[str, str]) -> str:
     lines = []
     for name, rows in results.items():
-        lines += [f"### {name}: {notes[name]}", "", "| row | " + " | ".join(label for _, label, _ in SHOWN) + " |",
-                  "| --- |" + " --- |" * len(SHOWN)]  # fmt: skip
+        reference = TABLES[name].reference
+        lines += [f"### {name}: {notes[name]}", "", "| row | " + " | ".join(label for _, label, _ in SHOWN) + " | FID − reference, same seed |",
+                  "| --- |" + " --- |" * (len(SHOWN) + 1)]  # fmt: skip
         for row, metrics in rows.items():
-            lines.append(f"| {row} | " + " | ".join(mean_std(metrics[m], d) for m, _, d in SHOWN) + " |")
+            lines.append(f"| {row} | " + " | ".join(mean_std(metrics[m], d) for m, _, d in SHOWN) + f" | {paired(rows, row, reference.get(row))} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -382,9 +399,10 @@ def main(argv: list[str] | None = None) -> dict:
     from datgan_lightning.utils import write_atomically
 
     write_json(args.json, results)
-    write_atomically(args.out / "ablation_table.md", lambda tmp: Path(tmp).write_text(table_md + "\n"))
+    table_path = args.out / f"{args.json.stem}_table.md"
+    write_atomically(table_path, lambda tmp: Path(tmp).write_text(table_md + "\n"))
     save_plot(results, args.plot)
-    print(f"json: {args.json}\nplot: {args.plot}\ntable: {args.out / 'ablation_table.md'}\nwall: {wall / 60:.1f} min")
+    print(f"json: {args.json}\nplot: {args.plot}\ntable: {table_path}\nwall: {wall / 60:.1f} min")
     return results
 
 

@@ -198,7 +198,7 @@ def test_ablation_json_schema_table_and_plot(tmp_path, capsys):
             assert all(0 <= v <= 1 for v in metrics["flip_share_fake"] + metrics["fgsm_accuracy_real"])
     printed = capsys.readouterr().out
     assert "| dat | " in printed and " ± " in printed and "FAILED" not in printed
-    assert (tmp_path / "ablation.png").stat().st_size > 1000 and (tmp_path / "out" / "ablation_table.md").is_file()
+    assert (tmp_path / "ablation.png").stat().st_size > 1000 and (tmp_path / "out" / "r_table.md").is_file()
     (config,) = (tmp_path / "out" / "runs" / "table3_ns" / "dat" / "seed1").glob("config.yaml")  # the run's resolved config
     assert "datgan_lightning.adversarial.DAT" in config.read_text() and "seed_everything: 1" in config.read_text()
     assert list((tmp_path / "out").glob("classifier_*.pt"))  # cached for the next run
