@@ -58,6 +58,7 @@ class AugmentedDiscriminator(nn.Module):
         super().__init__()
         self.discriminator = discriminator
         self.augmentations = list(augmentations)  # plain list: not registered twice
+        self.training = discriminator.training  # a mode saved and restored through the view is D's
 
     def augment(self, x: Tensor) -> Tensor:
         for augmentation in self.augmentations:

@@ -54,7 +54,7 @@ class ASGAN(GAN):
         # D's loss is -V, so x - eps * sign(grad V) = x + eps * sign(grad loss)
         real_adv = self.fgsm_reals(real.detach(), real.grad)
         with self.toggled_optimizer(optimizer):
-            adv_loss, _, _ = self.discriminator_loss(real_adv, fake)
+            adv_loss, _, _ = self.discriminator_loss(real_adv, fake, observe=False)  # ADA counts each D step once
             self.optimizer_step(optimizer, adv_loss)
         self.after_discriminator_update()
         return d_loss, d_real, d_fake

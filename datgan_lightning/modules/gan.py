@@ -269,11 +269,13 @@ class GAN(LightningModule):
             real, fake = self.perturbation(self.critic, real, fake)  # x' = x + delta
         return self.discriminator_loss(real, fake)
 
-    def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``-(g1(D(real)) + g2(D(fake)))`` batch-averaged plus the regularizers' terms, and D's logits on both."""
+    def discriminator_loss(self, real: Tensor, fake: Tensor, observe: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """``-(g1(D(real)) + g2(D(fake)))`` batch-averaged plus the regularizers' terms, and D's logits on both.
+        ``observe``: let adaptive augmentations (ADA) read D's real logits (once per D step: a second
+        update on attacked reals, as AS-GAN's, passes False)."""
         critic = self.critic
         d_real, d_fake = discriminate(critic, real, fake, self.joint_forward)
-        for augmentation in self.augmentations:
+        for augmentation in self.augmentations if observe else ():
             augmentation.observe(d_real.detach())  # adaptive augmentation (ADA) reads D's real logits
         loss = self.loss.discriminator_loss(d_real, d_fake)
         return loss + self.regularization(real, fake, d_real, d_fake), d_real, d_fake

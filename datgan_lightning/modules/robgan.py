@@ -85,6 +85,8 @@ class RobGAN(GAN):
             raise ValueError(f"class_loss={class_loss!r} is invalid; use one of {CLASS_LOSSES}.")
         if kwargs.get("perturbation") is not None or kwargs.get("loss", "ns") != "ns":
             raise ValueError("RobGAN attacks reals with its own PGD and uses the BCE (ns) loss; set attack_* instead of perturbation/loss.")
+        if kwargs.get("augmentations"):
+            raise ValueError("augmentations are not supported by RobGAN (its losses call D's two heads directly); remove them.")
         if attack_eps < 0 or attack_steps < 0 or attack_step_size < 0:
             raise ValueError(f"attack_eps={attack_eps}, attack_steps={attack_steps}, attack_step_size={attack_step_size} must be >= 0.")
         generator = GENERATORS[resolution](num_classes, latent_dim, ngf, channels)

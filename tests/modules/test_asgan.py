@@ -59,3 +59,25 @@ def test_two_adam_steps_per_discriminator_step_and_clamped_reals():
 def test_bad_options_name_the_option_and_fix(option, value, message):
     with pytest.raises(ValueError, match=message):
         ASGAN(generator=MLPGenerator(), discriminator=LinearD([1.0, 1.0]), **{option: value})
+
+
+def test_adaptive_augmentations_observe_one_batch_per_d_step():
+    """AS-GAN's second update (on FGSM reals) must not count as another D step for ADA."""
+    from datgan_lightning.augmentations import Augmentation
+
+    class Counting(Augmentation):
+        def __init__(self):
+            super().__init__()
+            self.observed = 0
+
+        def forward(self, images):
+            return images
+
+        def observe(self, d_real):
+            self.observed += 1
+
+    counting = Counting()
+    model = ASGAN(eps=0.25, data_range=None, generator=MLPGenerator(hidden=4), discriminator=RecordingLinearD([0.5, -2.0]),
+                  loss="ns", n_dis=1, max_iterations=3, augmentations=[counting])  # fmt: skip
+    _fit(model, batches=3)
+    assert counting.observed == 3

@@ -102,6 +102,13 @@ def test_refuses_a_perturbation_or_another_loss():
         _gan(loss="hinge")
 
 
+def test_refuses_augmentations_its_losses_would_skip():
+    from datgan_lightning.augmentations import DiffAugment
+
+    with pytest.raises(ValueError, match="augmentations are not supported by RobGAN"):
+        _gan(augmentations=[DiffAugment()])
+
+
 def _finetuned(tmp_path, **kwargs):
     ft = RobGANFinetune(num_classes=K, ngf=2, ndf=2, max_iterations=2, **kwargs)
     before = {k: v.clone() for k, v in ft.state_dict().items()}
