@@ -21,7 +21,7 @@ def test_conditional_batchnorm_uses_the_labels_class_parameters():
         bn.beta.weight.copy_(-torch.arange(12.0).view(4, 3))
     x = torch.randn(5, 3, 4, 4)
     labels = torch.tensor([2, 0, 3, 2, 1])
-    normalized = torch.nn.functional.batch_norm(x, None, None, training=True)
+    normalized = torch.nn.functional.batch_norm(x, None, None, training=True, eps=2e-5)  # Rob-GAN's eps
     expected = bn.gamma.weight[labels][:, :, None, None] * normalized + bn.beta.weight[labels][:, :, None, None]
     torch.testing.assert_close(bn(x, labels), expected)
     # class 2's output does not depend on class 0's parameters, but does on its own
@@ -30,6 +30,15 @@ def test_conditional_batchnorm_uses_the_labels_class_parameters():
         bn.gamma.weight[0] += 5
     out2 = bn(x, labels)
     assert torch.equal(out[labels == 2], out2[labels == 2]) and not torch.equal(out[1], out2[1])
+
+
+def test_conditional_batchnorm_running_statistics_follow_rob_gans_decay():
+    """Rob-GAN's CatCondBatchNorm2d passes decay 0.9 as F.batch_norm's momentum: after one batch the
+    running mean is 0.1 * 0 + 0.9 * batch mean."""
+    bn = ConditionalBatchNorm2d(2, num_classes=3)
+    x = torch.randn(6, 2, 3, 3) + 4.0
+    bn(x, torch.zeros(6, dtype=torch.long))
+    torch.testing.assert_close(bn.bn.running_mean, 0.9 * x.mean(dim=(0, 2, 3)))
 
 
 @pytest.mark.parametrize("make,size", [(generator32, 32), (generator64, 64)])

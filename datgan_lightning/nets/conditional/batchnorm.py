@@ -16,10 +16,12 @@ class ConditionalBatchNorm2d(nn.Module):
         torch.Size([2, 4, 5, 5])
     """
 
-    def __init__(self, num_features: int, num_classes: int) -> None:
+    def __init__(self, num_features: int, num_classes: int, momentum: float = 0.9, eps: float = 2e-5) -> None:
         super().__init__()
         self.num_features, self.num_classes = num_features, num_classes
-        self.bn = nn.BatchNorm2d(num_features, affine=False)
+        # Rob-GAN's CatCondBatchNorm2d passes decay=0.9 as F.batch_norm's momentum (running statistics
+        # follow the latest batch closely) and eps=2e-5; eval-mode sampling (FID, fine-tuning fakes) uses them
+        self.bn = nn.BatchNorm2d(num_features, affine=False, momentum=momentum, eps=eps)
         self.gamma = nn.Embedding(num_classes, num_features)
         self.beta = nn.Embedding(num_classes, num_features)
         nn.init.ones_(self.gamma.weight)

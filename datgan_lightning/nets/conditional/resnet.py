@@ -23,7 +23,13 @@ from torch.nn.utils import parametrize
 from datgan_lightning.nets.base import Discriminator, Generator, check_labels
 from datgan_lightning.nets.conditional.batchnorm import ConditionalBatchNorm2d
 from datgan_lightning.nets.sngan.base import ResNetDiscriminator, pooled_features
-from datgan_lightning.nets.sngan.resblocks import sn, upsample, xavier
+from datgan_lightning.nets.sngan.resblocks import sn, xavier
+
+
+def upsample_nearest(x: Tensor) -> Tensor:
+    """2x nearest-neighbour upsampling: Rob-GAN's blocks call ``F.upsample(x, size=...)``, whose mode is
+    nearest (Mimicry's SNGAN blocks use bilinear)."""
+    return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
 class ConditionalGBlock(nn.Module):
@@ -42,9 +48,9 @@ class ConditionalGBlock(nn.Module):
 
     def forward(self, x: Tensor, labels: Tensor) -> Tensor:
         h = F.relu(self.b1(x, labels))
-        h = self.c1(upsample(h) if self.upsample else h)
+        h = self.c1(upsample_nearest(h) if self.upsample else h)
         h = self.c2(F.relu(self.b2(h, labels)))
-        shortcut = x if self.c_sc is None else self.c_sc(upsample(x) if self.upsample else x)
+        shortcut = x if self.c_sc is None else self.c_sc(upsample_nearest(x) if self.upsample else x)
         return h + shortcut
 
 
