@@ -188,6 +188,9 @@ class RobGANFinetune(RobGAN):
         return self.lr / 10 ** int((bounds <= step).sum().clamp(max=len(self.stages) - 1))
 
     def adversarial(self, x: Tensor, labels: Tensor) -> Tensor:
+        # Deviation, kept on purpose: the authors' finetune.py attacks and draws fakes with D and G in
+        # training mode; here both are in eval mode, so fine-tuning changes nothing but the classifier
+        # (G's BatchNorm running statistics and any spectral-norm vectors stay as co-training left them).
         D, was_training = self.discriminator, self.discriminator.training
         D.eval()
         try:
