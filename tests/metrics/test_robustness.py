@@ -122,3 +122,19 @@ def test_report_defaults_are_the_papers():
 def test_wasserstein_threshold_needs_both_batches():
     with pytest.raises(ValueError, match="no fixed threshold; pass D's logits on clean reals and fakes"):
         decision_threshold("wasserstein", d_real=torch.tensor([1.0]))
+
+
+def test_flip_share_takes_steps_of_eps_over_4_and_counts_a_flip_at_the_last_step():
+    """w = (1, 0): a logit of 0.0999 needs 4 steps of 0.1 / 4 = 0.025 to cross 0; the second input
+    coordinate has zero gradient and must stay put (sign 0 moves nothing)."""
+    D = linear_d([1.0, 0.0])
+    x = torch.tensor([[0.0999, 0.3]])
+    assert flip_share(D, x, threshold=0.0, eps=0.1, steps=3, data_range=None) == 0.0
+    assert flip_share(D, x, threshold=0.0, eps=0.1, steps=4, data_range=None) == 1.0
+    assert iterations_to_flip(D, x, threshold=0.0, step_size=0.025, max_iterations=10, data_range=None).tolist() == [4]
+
+
+def test_fgsm_leaves_zero_gradient_coordinates_alone():
+    D = linear_d([1.0, 0.0])
+    clean, adversarial = fgsm_accuracy(D, torch.tensor([[0.5, 0.3]]), threshold=0.0, eps=0.1, data_range=None)
+    assert (clean, adversarial) == (1.0, 1.0)
