@@ -256,7 +256,7 @@ def markdown(results: dict, notes: dict[str, str]) -> str:
 
 
 def save_plot(results: dict, path: Path) -> None:
-    """Per table: FID, flip share of fakes and FGSM accuracy on reals, mean ± std over seeds (bars per
+    """Per table: FID, flip share of fakes, PGD steps to flip fakes and FGSM accuracy on reals, mean ± std over seeds (bars per
     row, or lines over the swept value for the Fig. 4/6/7 sweeps)."""
     import matplotlib
 
@@ -265,9 +265,10 @@ def save_plot(results: dict, path: Path) -> None:
 
     from datgan_lightning.utils import write_atomically
 
-    panels = (("fid", "FID (domain classifier)"), ("flip_share_fake", "flip share of fakes (Fig. 8)"), ("fgsm_accuracy_real", "FGSM accuracy on reals"))
+    panels = (("fid", "FID (domain classifier)"), ("flip_share_fake", "flip share of fakes (Fig. 8)"),
+              ("iterations_to_flip_fake", "PGD steps to flip fakes (Fig. 9)"), ("fgsm_accuracy_real", "FGSM accuracy on reals"))  # fmt: skip
     heights = [3.2 if TABLES[name].series else 0.4 * len(rows) + 1.6 for name, rows in results.items()]
-    fig, axes = plt.subplots(len(results), len(panels), figsize=(5 * len(panels), sum(heights)), squeeze=False,
+    fig, axes = plt.subplots(len(results), len(panels), figsize=(4 * len(panels), sum(heights)), squeeze=False,
                              gridspec_kw={"height_ratios": heights})  # fmt: skip
     for axes_row, (name, rows) in zip(axes, results.items()):
         table = TABLES[name]
