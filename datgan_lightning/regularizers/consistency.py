@@ -16,12 +16,13 @@ a flip with probability 1/2 and an integer shift of up to 1/8 of the side (±4 p
 zero fill (the papers do not pin the fill). Pass any
 :class:`~datgan_lightning.augmentations.Augmentation` as ``augmentation``.
 
-**With** ``GAN(augmentations=[A])``: the ``discriminator`` a regularizer receives is already
-``D∘A``, and ``d_real`` is ``D(A(x_r))``. The term then compares ``D(A(T(x)))`` with ``D(A'(x))``,
-``A`` and ``A'`` two independent draws: it asks D to be invariant to ``A`` as well as to ``T``, and
-is not zero even for a ``T`` that is the identity. bCR and DiffAugment both make D invariant to
-augmentations (bCR by a penalty, DiffAugment by training on augmented data only); the bCR paper
-uses no DiffAugment, and stacking them is an experiment, not a recipe.
+**With** ``GAN(augmentations=[A])``: the ``discriminator`` a regularizer receives is ``D∘A``, which
+draws a fresh ``A`` per call. Comparing two calls would compare two random draws of ``A`` (not zero
+even for ``T`` = identity), so here ``A`` is drawn once per batch and the term goes through the plain
+D: ``mean (D(T(A(x))) − D(A(x)))²``, one extra D forward per batch for ``D(A(x))`` (the loss's
+``d_real`` came from another draw). bCR and DiffAugment both make D invariant to augmentations (bCR by
+a penalty, DiffAugment by training on augmented data only); the bCR paper uses no DiffAugment, and
+stacking them is an experiment, not a recipe.
 With DAT, ``x`` are the perturbed batches D's loss saw.
 
 Example:
@@ -46,7 +47,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from datgan_lightning.augmentations.base import Augmentation
+from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
 from datgan_lightning.augmentations.diffaugment import DiffAugment
 from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import logits
@@ -86,6 +87,9 @@ class ConsistencyRegularization(Regularizer):
     def forward(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None, d_fake: Tensor | None = None
     ) -> Tensor | float:
+        if isinstance(discriminator, AugmentedDiscriminator):  # draw the GAN's A once per batch: T(A(x)) vs A(x)
+            real, fake = discriminator.augment(real.detach()), discriminator.augment(fake.detach())
+            discriminator, d_real, d_fake = discriminator.discriminator, None, None
         total: Tensor | float = 0.0
         for x, d_x, weight in ((real, d_real, self.weight_real), (fake, d_fake, self.weight_fake)):
             if weight == 0:

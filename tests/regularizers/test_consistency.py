@@ -85,3 +85,19 @@ def test_config_round_trip_keeps_the_augmentation():
 def test_bad_options_name_the_option(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_inside_d_of_a_the_gan_augmentation_is_drawn_once():
+    """Under GAN(augmentations=[A]) the term is (D(T(A(x))) - D(A(x)))^2 with one draw of A: zero for T = identity
+    even when A is random, and the logits the loss computed (another draw of A) are not reused."""
+    from datgan_lightning.augmentations import AugmentedDiscriminator
+
+    class Noise(Augmentation):
+        def forward(self, images):
+            return images + torch.randn_like(images)
+
+    critic = AugmentedDiscriminator(LinearD(W), [Noise()])
+    stale = torch.full((2,), 100.0, dtype=torch.float64)
+    assert float(BCR(augmentation=Shift(0.0))(critic, REAL, REAL, stale, stale)) == 0.0
+    term = BCR(weight_real=1.0, weight_fake=0.0, augmentation=Shift(1.0))(critic, REAL, FAKE, stale, None)
+    torch.testing.assert_close(term, torch.tensor(9.0, dtype=torch.float64))  # w . (1, 1) = 3, whatever A drew
