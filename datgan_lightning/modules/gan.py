@@ -236,6 +236,8 @@ class GAN(LightningModule):
             logs = {"loss/d": d_loss.detach(), "d/real": d_real.detach().mean(), "d/fake": d_fake.detach().mean()}
             if g_loss is not None:
                 logs["loss/g"] = g_loss.detach()
+            for name, part in [("augmentation", a) for a in self.augmentations] + [("regularizer", r) for r in self.regularizers]:
+                logs.update({f"{name}/{k}": float(v) for k, v in getattr(part, "log_values", dict)().items()})  # ADA's p, LeCam's anchors
             self.log_dict(logs, on_step=True, on_epoch=False)
             self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
 
