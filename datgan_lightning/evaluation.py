@@ -10,7 +10,8 @@ import torch
 from lightning.pytorch import LightningModule
 
 from datgan_lightning.callbacks.base import write_json_atomic
-from datgan_lightning.errors import ConfigurationError
+from datgan_lightning.errors import CheckpointError, ConfigurationError
+from datgan_lightning.utils import load_checkpoint
 
 
 def evaluate_checkpoint(
@@ -19,6 +20,9 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:  # fmt: skip
     """Load ``ckpt_path`` into ``model``, run each evaluator's ``evaluate(model, datamodule)``, print
     the merged numbers as JSON and write them to ``out`` (default: ``<checkpoint>.metrics.json``).
+    Without ``ckpt_path`` the model is scored as it is and nothing is written unless ``out`` is given
+    (``datgan evaluate`` requires a checkpoint). A missing, truncated or foreign checkpoint raises
+    :class:`~datgan_lightning.errors.CheckpointError` in one sentence.
 
     ``evaluators`` are objects with ``evaluate(module, datamodule) -> dict``, such as
     :class:`~datgan_lightning.callbacks.ImageQualityMetrics` and
@@ -31,10 +35,15 @@ def evaluate_checkpoint(
         )
     results: dict[str, Any] = {"checkpoint": ckpt_path}
     if ckpt_path is not None:
-        if not Path(ckpt_path).is_file():
-            raise ConfigurationError(f"evaluate: ckpt_path={ckpt_path!r} is not a file; pass a checkpoint written by `datgan fit`.")
-        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(checkpoint["state_dict"])
+        checkpoint = load_checkpoint(ckpt_path)
+        try:
+            model.load_state_dict(checkpoint["state_dict"])
+        except RuntimeError as err:
+            detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err).splitlines()[0])
+            raise CheckpointError(
+                f"evaluate: checkpoint {str(ckpt_path)!r} does not fit the configured {type(model).__name__} ({detail.rstrip('.')}); "
+                "pass the config the checkpoint was trained with."
+            ) from err
         model.on_load_checkpoint(checkpoint)
     model.to(device)
     datamodule.setup("fit")
@@ -42,7 +51,9 @@ def evaluate_checkpoint(
     for evaluator in evaluators:
         results.update(evaluator.evaluate(model, datamodule))
     print(json.dumps(results, indent=1))
-    out = Path(out) if out is not None else Path(ckpt_path or "checkpoint").with_suffix(".metrics.json")
+    if out is None and ckpt_path is None:
+        return results  # an in-memory model: nothing to name a file after
+    out = Path(out) if out is not None else Path(ckpt_path).with_suffix(".metrics.json")
     write_json_atomic(out, results)
     print(f"metrics written to {out}")
     return results

@@ -6,10 +6,13 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from datgan_lightning.errors import CheckpointError
 
 
 def has_batch_norm(module: nn.Module) -> bool:
@@ -40,17 +43,57 @@ def discriminate(
     return logits(discriminator, real), logits(discriminator, fake)
 
 
-def write_atomically(path: str | Path, write: Callable[[str], None]) -> Path:
+def write_atomically(path: str | Path, write: Callable[[str], None], fsync: bool = False) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``: a reader
-    (or a crash) never sees half a file."""
+    (or a crash) never sees half a file. The temporary file is in the same directory, so the rename is
+    one atomic ``rename(2)`` on POSIX (a temp file elsewhere, e.g. on another filesystem, would need a
+    copy). ``fsync=True`` also flushes the file and the directory to disk before and after the rename,
+    so the new file survives a power loss too, not only a killed process."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        if fsync:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
+        if fsync and hasattr(os, "O_DIRECTORY"):
+            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _first_sentence(err: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(err).strip().split("\n")[0].split()) or type(err).__name__
+    text = text.split(". ")[0].rstrip(".")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A Lightning checkpoint as a dict, read with ``torch.load(weights_only=True)``; a missing, truncated,
+    corrupt or foreign file raises :class:`~datgan_lightning.errors.CheckpointError` with one sentence
+    naming the file and the problem."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist; pass the path of a .ckpt file written by `datgan fit` (e.g. <run>/checkpoints/last.ckpt).")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a file; pass a .ckpt file written by `datgan fit` (e.g. <run>/checkpoints/last.ckpt).")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - zip/pickle/unpickler errors all mean the same to the user
+        reason = _first_sentence(err)
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be read ({type(err).__name__}: {reason}): it is truncated, corrupt or not a "
+            "PyTorch checkpoint; use an intact one (e.g. the previous checkpoint in the same folder)."
+        ) from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a Lightning checkpoint (it has no 'state_dict'); pass a .ckpt file written by `datgan fit`.")
+    return checkpoint

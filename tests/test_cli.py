@@ -103,7 +103,7 @@ def test_bad_options_give_one_clear_sentence(option, message, tmp_path, capsys):
 
 
 @pytest.mark.skipif(not (CONFIGS.parents[1] / "shared" / "data" / "cifar10_subset.npz").is_file(), reason="needs ../shared/data/cifar10_subset.npz")
-def test_sngan_cifar10_subset_config_fits_two_iterations(tmp_path, monkeypatch):
+def test_sngan_cifar10_subset_config_fits_two_iterations(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(CONFIGS.parent)  # the config's data path is relative to the project root
     config = CONFIGS / "cpu" / "sngan_cifar10_subset_dat.yaml"
     main(["fit", "--config", str(config), f"--trainer.logger.init_args.save_dir={tmp_path}",
@@ -111,3 +111,35 @@ def test_sngan_cifar10_subset_config_fits_two_iterations(tmp_path, monkeypatch):
           "--model.init_args.max_iterations=2", "--data.init_args.batch_size=4"])  # fmt: skip
     (run,) = (tmp_path / "subset").iterdir()
     assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert f"Outputs of this run: {run}/" in capsys.readouterr().out  # image configs say where their outputs went
+
+
+def test_threads_from_the_command_line_or_config_set_torch_threads(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        config = CONFIGS / "toy2d" / "gan_dat_balanced.yaml"
+        create_cli(["--config", str(config), "--config", str(_fast_overrides(tmp_path)), "--threads=1"], run=False)
+        assert torch.get_num_threads() == 1
+        overlay = tmp_path / "threads.yaml"
+        overlay.write_text("threads: 2\n")
+        cli = create_cli(["--config", str(config), "--config", str(overlay)], run=False)
+        assert torch.get_num_threads() == 2 and cli.config.threads == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_every_run_gets_resume_state_divergence_guard_and_atomic_checkpoints(tmp_path):
+    from datgan_lightning.callbacks import DivergenceGuard, ResumeState
+    from datgan_lightning.checkpoint_io import AtomicCheckpointIO
+
+    config = CONFIGS / "toy2d" / "gan_dat_balanced.yaml"
+    cli = create_cli(["--config", str(config), "--config", str(_fast_overrides(tmp_path))], run=False)
+    kinds = [type(c) for c in cli.trainer.callbacks]
+    assert kinds.count(ResumeState) == 1 and kinds.count(DivergenceGuard) == 1
+    assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    own = create_cli(["--config", str(config), "--config", str(_fast_overrides(tmp_path)),
+                      "--trainer.callbacks+=datgan_lightning.callbacks.DivergenceGuard", "--trainer.callbacks.on_nonfinite=skip"], run=False)  # fmt: skip
+    (guard,) = [c for c in own.trainer.callbacks if isinstance(c, DivergenceGuard)]
+    assert guard.on_nonfinite == "skip"

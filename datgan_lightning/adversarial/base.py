@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from datgan_lightning.errors import check_finite
 from datgan_lightning.losses import GANLoss, get_loss
 
 POSITIONS = ("real", "fake")
@@ -60,6 +61,7 @@ class PerturbationStrategy:
         data_range: tuple[float, float] | None = (-1.0, 1.0),
         loss: str | GANLoss | None = None,
     ) -> None:
+        check_finite(type(self).__name__, eps=eps)
         if eps < 0:
             raise ValueError(f"{type(self).__name__}: eps={eps} is negative; use eps >= 0 (0 disables the perturbation).")
         if isinstance(positions, str):
@@ -70,6 +72,8 @@ class PerturbationStrategy:
                 f"{type(self).__name__}: positions={tuple(positions)!r} is invalid; "
                 f"use a non-empty subset of {POSITIONS}."
             )
+        if data_range is not None:
+            check_finite(type(self).__name__, data_range_low=data_range[0], data_range_high=data_range[1])
         if data_range is not None and not data_range[0] < data_range[1]:
             raise ValueError(f"{type(self).__name__}: data_range={data_range} must be (low, high) with low < high, or None.")
         self.eps = float(eps)

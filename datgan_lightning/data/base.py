@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from datgan_lightning.errors import DatasetNotFoundError
+from datgan_lightning.data.resumable import ResumableDataLoader
+from datgan_lightning.errors import CorruptImageError, DatasetNotFoundError, DatasetTooSmallError
 
 
 class HeldOutValidation:
@@ -98,33 +99,45 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is not None:
+            if stage in (None, "fit"):
+                check_training_set_size(self, self.train_dataset, f"root={str(self.root)!r}")
             return
         if not self.download and not self.root.exists():
             raise DatasetNotFoundError(self.missing_message())
         transform = transforms.Compose([*self.image_transforms(), transforms.ToTensor(), transforms.Normalize([0.5] * self.channels, [0.5] * self.channels)])
         try:
-            self.train_dataset = self.make_dataset("train", transform)
-            self.test_dataset = self.make_dataset("test", transform)
+            train_dataset = self.make_dataset("train", transform)
+            test_dataset = self.make_dataset("test", transform)
         except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
-            raise DatasetNotFoundError(f"{self.missing_message()} (torchvision said: {err})") from err
+            raise DatasetNotFoundError(f"{self.missing_message()} (torchvision said: {_first_line(err)})") from err
+        except FileNotFoundError as err:
+            if isinstance(err, DatasetNotFoundError):
+                raise
+            # torchvision's ImageFolder: "Found no valid file for the classes ..." (class folders without images)
+            raise DatasetNotFoundError(f"{self.missing_message()} (torchvision said: {_first_line(err)})") from err
+        self.train_dataset, self.test_dataset = train_dataset, test_dataset
+        if stage in (None, "fit"):
+            check_training_set_size(self, train_dataset, f"root={str(self.root)!r}")
 
     def missing_message(self) -> str:
         fix = f"{self.download_hint}; or pass --data.init_args.download=true to download it there" if self.supports_download else self.download_hint
         return f"{type(self).__name__}: no {self.name} found at root={str(self.root)!r}; {fix}."
 
     def train_dataloader(self) -> DataLoader:
+        """Shuffled by a generator seeded with ``seed``; resumable (a checkpoint holds its position, see
+        :class:`~datgan_lightning.data.resumable.ResumableDataLoader`)."""
         generator = torch.Generator().manual_seed(self.seed)
-        return self._loader(self.train_dataset, shuffle=True, drop_last=True, generator=generator)
+        return self._loader(self.train_dataset, shuffle=True, drop_last=True, generator=generator, loader_class=ResumableDataLoader)
 
     def test_dataloader(self) -> DataLoader:
         if self.test_dataset is None:
             raise ValueError(f"{type(self).__name__}: {self.name} at {str(self.root)!r} has no test split.")
         return self._loader(self.test_dataset, shuffle=False, drop_last=False)
 
-    def _loader(self, dataset: Dataset | None, **kwargs: Any) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, loader_class: type[DataLoader] = DataLoader, **kwargs: Any) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: call setup() before asking for a loader.")
-        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory,
+        return loader_class(dataset, batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory,
                           persistent_workers=self.num_workers > 0, **kwargs)  # fmt: skip
 
 
@@ -153,6 +166,28 @@ class ImageFiles(Dataset):
 
 
 def load_image(path: str | Path, mode: str = "RGB") -> Image.Image:
-    """Open an image file and convert it to ``mode`` (``"RGB"`` or ``"L"``)."""
-    with Image.open(path) as image:
-        return image.convert(mode)
+    """Open an image file and convert it to ``mode`` (``"RGB"`` or ``"L"``); a file PIL cannot decode
+    raises :class:`~datgan_lightning.errors.CorruptImageError` naming it."""
+    try:
+        with Image.open(path) as image:
+            return image.convert(mode)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:  # PIL: UnidentifiedImageError, truncated data
+        raise CorruptImageError(f"cannot read the image file {str(path)!r} ({_first_line(err)}); remove or replace it.") from err
+
+
+def check_training_set_size(datamodule: Any, dataset: Any, where: str) -> None:
+    """Refuse a training set with fewer samples than one batch: with ``drop_last`` (the training loaders
+    drop the last incomplete batch) there would be nothing to train on."""
+    n, batch_size = len(dataset), datamodule.batch_size
+    if n < batch_size:
+        found = "no samples" if n == 0 else f"only {n} sample{'s' if n != 1 else ''}"
+        fix = "point it at the data" if n == 0 else f"lower --data.init_args.batch_size to at most {n} or add data"
+        raise DatasetTooSmallError(
+            f"{type(datamodule).__name__}: the training set at {where} has {found}, fewer than one batch "
+            f"(batch_size={batch_size}; the last incomplete batch is dropped, so nothing would train); {fix}."
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -10,6 +10,8 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from datgan_lightning.errors import check_finite
+
 MIXTURES = {
     # weight of each column of the 3x3 grid, left (x=-1) to right (x=1); split equally over its 3 modes
     "balanced": (1 / 3, 1 / 3, 1 / 3),
@@ -34,21 +36,26 @@ def sample_mixture(n: int, means: Tensor, weights: Tensor, std: float, generator
 
 
 class MixtureBatches(IterableDataset):
-    """An endless stream of batches; batch ``k`` depends only on ``(seed, rank, worker, k)``."""
+    """An endless stream of batches; batch ``k`` depends only on ``(seed, rank, k)``. Iteration starts
+    at batch ``start`` (0 unless a resumed run set it); with workers, worker ``w`` of ``W`` makes batches
+    ``start + w``, ``start + w + W``, ..., which the DataLoader interleaves back into the order 0, 1, 2, ..."""
 
     def __init__(self, means: Tensor, weights: Tensor, std: float, batch_size: int, seed: int, rank: int = 0) -> None:
         self.means, self.weights, self.std = means, weights, std
         self.batch_size, self.seed, self.rank = batch_size, seed, rank
+        self.start = 0
 
     def __iter__(self) -> Iterator[Tensor]:
         info = get_worker_info()
         worker, num_workers = (0, 1) if info is None else (info.id, info.num_workers)
+        return self._batches(self.start + worker, num_workers)  # `start` is read now, not at the first batch
+
+    def _batches(self, k: int, step: int) -> Iterator[Tensor]:
         generator = torch.Generator()
-        k = worker
         while True:
             generator.manual_seed(hash((self.seed, self.rank, k)) & 0x7FFF_FFFF_FFFF_FFFF)
             yield sample_mixture(self.batch_size, self.means, self.weights, self.std, generator)
-            k += num_workers
+            k += step
 
 
 class GaussianMixture2D(LightningDataModule):
@@ -79,6 +86,7 @@ class GaussianMixture2D(LightningDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
+        check_finite("GaussianMixture2D", std=std)
         if std <= 0:
             raise ValueError(f"std={std} is invalid; use a positive standard deviation.")
         if batch_size < 1:
@@ -94,4 +102,38 @@ class GaussianMixture2D(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         rank = self.trainer.global_rank if self.trainer is not None else 0
         stream = MixtureBatches(self.means, self.weights, self.std, self.batch_size, self.seed, rank)
-        return DataLoader(stream, batch_size=None, num_workers=self.num_workers)
+        return MixtureLoader(stream, batch_size=None, num_workers=self.num_workers)
+
+
+class MixtureLoader(DataLoader):
+    """The loader of a :class:`MixtureBatches` stream, resumable: its checkpointed state is the number of
+    batches trained on, and a resumed run's stream starts at the next one (exact resume)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.yielded = 0
+        self.consumed: int | None = None  # set by ResumeState from the training loop (Lightning fetches ahead)
+        self._resume_at = 0
+
+    def __iter__(self):
+        self.dataset.start, self._resume_at = self._resume_at, 0  # a resumed position holds for one pass
+        self.yielded, self.consumed = self.dataset.start, None
+        try:
+            iterator = super().__iter__()  # the stream (or its workers' copies) read `start` here
+        finally:
+            self.dataset.start = 0
+        return self._count(iterator)
+
+    def _count(self, iterator):
+        for batch in iterator:
+            self.yielded += 1
+            yield batch
+
+    def position(self) -> int:
+        return self.consumed if self.consumed is not None else self.yielded
+
+    def state_dict(self) -> dict:
+        return {"position": self.position()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_at = int(state.get("position", 0))

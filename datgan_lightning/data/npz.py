@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,9 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
-from datgan_lightning.data.base import HeldOutValidation
-from datgan_lightning.errors import DatasetNotFoundError
+from datgan_lightning.data.base import HeldOutValidation, check_training_set_size
+from datgan_lightning.data.resumable import ResumableDataLoader
+from datgan_lightning.errors import ConfigurationError, DatasetNotFoundError
 
 
 def to_unit_range(images: np.ndarray) -> torch.Tensor:
@@ -46,21 +48,33 @@ class NpzImages(HeldOutValidation, LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
+            if stage in (None, "fit"):
+                check_training_set_size(self, self.splits["train"], f"path={str(self.path)!r}")
             return
         if not self.path.is_file():
             raise DatasetNotFoundError(
                 f"NpzImages: path={str(self.path)!r} does not exist; point `path` at an .npz file holding "
                 "uint8 arrays train_x/test_x of shape (N, C, H, W), such as ../shared/data/cifar10_subset.npz."
             )
-        with np.load(self.path) as arrays:
-            for split in ("train", "test"):
-                if f"{split}_x" not in arrays:
-                    if split == "train":
-                        raise ValueError(f"NpzImages: {self.path} has no 'train_x' array (it has {sorted(arrays)}).")
-                    continue
-                x = to_unit_range(arrays[f"{split}_x"])
-                y = torch.from_numpy(arrays[f"{split}_y"]).long() if f"{split}_y" in arrays else torch.full((len(x),), -1)
-                self.splits[split] = TensorDataset(x, y)
+        splits = {}
+        try:
+            with np.load(self.path) as arrays:
+                for split in ("train", "test"):
+                    if f"{split}_x" not in arrays:
+                        if split == "train":
+                            raise ConfigurationError(f"NpzImages: {self.path} has no 'train_x' array (it has {sorted(arrays)}).")
+                        continue
+                    x = to_unit_range(arrays[f"{split}_x"])
+                    y = torch.from_numpy(arrays[f"{split}_y"]).long() if f"{split}_y" in arrays else torch.full((len(x),), -1)
+                    splits[split] = TensorDataset(x, y)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            if isinstance(err, ConfigurationError):
+                raise
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0].rstrip(".")
+            raise ConfigurationError(f"NpzImages: cannot read {str(self.path)!r} as an .npz file ({reason}); point `path` at an intact .npz.") from err
+        self.splits = splits
+        if stage in (None, "fit"):
+            check_training_set_size(self, splits["train"], f"path={str(self.path)!r}")
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -77,14 +91,14 @@ class NpzImages(HeldOutValidation, LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
-        return self._loader("train", shuffle=True, drop_last=True, generator=generator)
+        return self._loader("train", shuffle=True, drop_last=True, generator=generator, loader_class=ResumableDataLoader)
 
     def test_dataloader(self) -> DataLoader:
         if "test" not in self.splits:
             raise ValueError(f"NpzImages: {self.path} has no 'test_x' array, so there is no test split.")
         return self._loader("test", shuffle=False, drop_last=False)
 
-    def _loader(self, split: str, **kwargs) -> DataLoader:
-        return DataLoader(
+    def _loader(self, split: str, loader_class: type[DataLoader] = DataLoader, **kwargs) -> DataLoader:
+        return loader_class(
             self.splits[split], batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory, **kwargs
         )
