@@ -384,6 +384,7 @@ NOISE = (
     r"You defined a `validation_step` but have no `val_dataloader`",
     r".*LeafSpec.* is deprecated",
     r"Using ModelCheckpoint with manual optimization",
+    r"The dirpath has changed from",  # a resumed run writes to its own new version_N folder
 )
 
 

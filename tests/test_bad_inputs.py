@@ -163,11 +163,8 @@ def test_there_are_at_least_30_bad_inputs():
     assert len(CASES) >= 30
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model.init_args.perturbation.init_args.eps", "abc"], "expected a number, got 'abc'"),
-    (["--ckpt_path", "absent.ckpt"], "does not exist"),
-])  # fmt: skip
-def test_the_command_prints_one_line_on_the_real_stderr(args, message, tmp_path):
+def test_the_command_prints_one_line_on_the_real_stderr(tmp_path):
+    args, message = ["--model.init_args.perturbation.init_args.eps", "abc"], "expected a number, got 'abc'"
     done = subprocess.run(
         [sys.executable, "-m", "datgan_lightning.cli", "fit", "--config", TOY, f"--trainer.logger.init_args.save_dir={tmp_path}", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
