@@ -328,6 +328,8 @@ class DatganCLI(LightningCLI):
         datamodule = self.datamodule
         if datamodule is not None and type(datamodule).__module__.startswith("datgan_lightning.") and not getattr(datamodule, "download", False):
             datamodule.setup("fit")  # a missing, empty or too small dataset fails here, before Lightning makes the run folder
+            if callable(getattr(datamodule, "check_trainable", None)):
+                datamodule.check_trainable()
 
     def after_fit(self) -> None:
         trainer = self.trainer

@@ -99,8 +99,6 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is not None:
-            if stage in (None, "fit"):
-                check_training_set_size(self, self.train_dataset, f"root={str(self.root)!r}")
             return
         if not self.download and not self.root.exists():
             raise DatasetNotFoundError(self.missing_message())
@@ -116,8 +114,6 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
             # torchvision's ImageFolder: "Found no valid file for the classes ..." (class folders without images)
             raise DatasetNotFoundError(f"{self.missing_message()} (torchvision said: {_first_line(err)})") from err
         self.train_dataset, self.test_dataset = train_dataset, test_dataset
-        if stage in (None, "fit"):
-            check_training_set_size(self, train_dataset, f"root={str(self.root)!r}")
 
     def missing_message(self) -> str:
         fix = f"{self.download_hint}; or pass --data.init_args.download=true to download it there" if self.supports_download else self.download_hint
@@ -126,8 +122,16 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled by a generator seeded with ``seed``; resumable (a checkpoint holds its position, see
         :class:`~datgan_lightning.data.resumable.ResumableDataLoader`)."""
+        self.check_trainable()
         generator = torch.Generator().manual_seed(self.seed)
         return self._loader(self.train_dataset, shuffle=True, drop_last=True, generator=generator, loader_class=ResumableDataLoader)
+
+    def check_trainable(self) -> None:
+        """Refuse (one sentence naming the root, the count and the batch size) a training set smaller
+        than one batch, which the training loader's ``drop_last`` would turn into no training at all.
+        Called by :meth:`train_dataloader`, and by ``datgan fit`` before the run starts."""
+        if self.train_dataset is not None:
+            check_training_set_size(self, self.train_dataset, f"root={str(self.root)!r}")
 
     def test_dataloader(self) -> DataLoader:
         if self.test_dataset is None:

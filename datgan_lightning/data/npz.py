@@ -48,8 +48,6 @@ class NpzImages(HeldOutValidation, LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
-            if stage in (None, "fit"):
-                check_training_set_size(self, self.splits["train"], f"path={str(self.path)!r}")
             return
         if not self.path.is_file():
             raise DatasetNotFoundError(
@@ -73,8 +71,6 @@ class NpzImages(HeldOutValidation, LightningDataModule):
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0].rstrip(".")
             raise ConfigurationError(f"NpzImages: cannot read {str(self.path)!r} as an .npz file ({reason}); point `path` at an intact .npz.") from err
         self.splits = splits
-        if stage in (None, "fit"):
-            check_training_set_size(self, splits["train"], f"path={str(self.path)!r}")
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -90,8 +86,14 @@ class NpzImages(HeldOutValidation, LightningDataModule):
         return self.splits.get("test")
 
     def train_dataloader(self) -> DataLoader:
+        self.check_trainable()
         generator = torch.Generator().manual_seed(self.seed)
         return self._loader("train", shuffle=True, drop_last=True, generator=generator, loader_class=ResumableDataLoader)
+
+    def check_trainable(self) -> None:
+        """Refuse a training set smaller than one batch (see :meth:`ImageDataModule.check_trainable`)."""
+        if "train" in self.splits:
+            check_training_set_size(self, self.splits["train"], f"path={str(self.path)!r}")
 
     def test_dataloader(self) -> DataLoader:
         if "test" not in self.splits:
