@@ -12,6 +12,7 @@ kill at any moment, sees the old checkpoint or the new one, never part of one.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,16 @@ from datgan_lightning.utils import write_atomically
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` whose local saves go to ``.<name>.<random>.tmp`` in the target folder, are
     fsynced, and then atomically replace the target (``os.replace``). Remote paths (``s3://`` ...) are
-    saved as Lightning does. The ``datgan`` command uses it for every run; in Python:
-    ``Trainer(plugins=[AtomicCheckpointIO()])``."""
+    saved as Lightning does. A checkpoint whose weights are not all finite is not written at all (a
+    warning says so), whichever callback asked for it. The ``datgan`` command uses it for every run; in
+    Python: ``Trainer(plugins=[AtomicCheckpointIO()])``."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
+        bad = next((k for k, v in (checkpoint.get("state_dict") or {}).items()
+                    if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())), None)  # fmt: skip
+        if bad is not None:  # e.g. ModelCheckpoint(save_on_exception=True) after a divergence: keep the last good file
+            warnings.warn(f"checkpoint {str(path)!r} was not written: weight {bad} is not finite (NaN/inf).", stacklevel=2)
+            return None
         if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
             return super().save_checkpoint(checkpoint, path, storage_options)
         write_atomically(Path(path), lambda tmp: torch.save(checkpoint, tmp), fsync=True)

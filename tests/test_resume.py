@@ -215,3 +215,15 @@ def test_a_kill_during_a_checkpoint_save_leaves_the_previous_last_ckpt_loadable(
     checkpoint = torch.load(last, map_location="cpu", weights_only=True)  # intact: the first save, not half of the second
     assert checkpoint["generator_iterations"] == 2
     assert [p.name for p in last.parent.glob(".last.ckpt.*.tmp")], "the kill should have hit the temporary file"
+
+
+def test_atomic_checkpoint_io_replaces_the_file_and_never_writes_non_finite_weights(tmp_path):
+    from datgan_lightning.checkpoint_io import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"state_dict": {"w": torch.ones(2)}, "generator_iterations": 1}, path)
+    io.save_checkpoint({"state_dict": {"w": torch.full((2,), 2.0)}, "generator_iterations": 2}, path)
+    assert torch.load(path, weights_only=True)["generator_iterations"] == 2 and list(path.parent.iterdir()) == [path]
+    with pytest.warns(UserWarning, match="was not written: weight w is not finite"):
+        io.save_checkpoint({"state_dict": {"w": torch.tensor([1.0, float("nan")])}, "generator_iterations": 3}, path)
+    assert torch.load(path, weights_only=True)["generator_iterations"] == 2
