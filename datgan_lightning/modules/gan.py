@@ -13,7 +13,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
-from datgan_lightning.errors import ConfigurationError
+from datgan_lightning.errors import ConfigurationError, check_finite
 from datgan_lightning.losses import get_loss
 from datgan_lightning.nets.base import check_labels, is_conditional
 from datgan_lightning.regularizers.base import Regularizer
@@ -103,10 +103,14 @@ class GAN(LightningModule):
             perturbation = PerturbationStrategy.from_config(perturbation)
         regularizers = [Regularizer.from_config(r) if isinstance(r, dict) else r for r in regularizers or []]
         augmentations = [Augmentation.from_config(a) if isinstance(a, dict) else a for a in augmentations or []]
+        check_finite("", n_dis=n_dis, max_iterations=max_iterations, lr_g=lr_g, lr_d=lr_d, ema_decay=ema_decay,
+                     betas_g_0=betas_g[0], betas_g_1=betas_g[1], betas_d_0=betas_d[0], betas_d_1=betas_d[1])  # the CLI's sentence
         _check(n_dis >= 1 and int(n_dis) == n_dis, "n_dis", n_dis, "use an integer >= 1")
         _check(max_iterations >= 1 and int(max_iterations) == max_iterations, "max_iterations", max_iterations, "use an integer >= 1")
         _check(lr_g > 0, "lr_g", lr_g, "use a positive learning rate")
         _check(lr_d > 0, "lr_d", lr_d, "use a positive learning rate")
+        for name, betas in (("betas_g", betas_g), ("betas_d", betas_d)):
+            _check(len(betas) == 2 and all(0 <= b < 1 for b in betas), name, tuple(betas), "use two numbers in [0, 1), e.g. [0.5, 0.999]")
         _check(lr_decay in LR_DECAYS, "lr_decay", lr_decay, f"use one of {LR_DECAYS}")
         _check(perturb_in in PERTURB_IN, "perturb_in", perturb_in, f"use one of {PERTURB_IN}")
         _check(
@@ -184,6 +188,8 @@ class GAN(LightningModule):
         class index per sample), or classes from the uniform prior when they are not given."""
         if (n is None) == (z is None):
             raise ValueError("sample: pass exactly one of n (a number of samples) or z (a latent batch).")
+        if n is not None and (isinstance(n, bool) or int(n) != n or n < 1):
+            raise ValueError(f"sample: n={n!r} is invalid; ask for at least one sample (an integer >= 1).")
         inputs = self.generator_inputs(n or 0, labels, z)
         generator = self.sampling_generator
         was_training = generator.training

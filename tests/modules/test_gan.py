@@ -346,3 +346,22 @@ def test_step_logs_are_written_every_log_every_n_steps_batches(tmp_path):
     with open(f"{logger.log_dir}/metrics.csv") as f:
         iterations = [float(r["generator_iterations"]) for r in csv.DictReader(f) if r.get("loss/d")]
     assert iterations == [3.0, 6.0, 7.0]  # batches 3 and 6, and the last one (training stops)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lr_g": float("nan")}, r"lr_g=nan is not a finite number"),
+        ({"max_iterations": float("inf")}, r"max_iterations=inf is not a finite number"),
+        ({"betas_g": (0.5, 1.5)}, r"betas_g=\(0.5, 1.5\) is invalid; use two numbers in \[0, 1\)"),
+    ],
+)
+def test_non_finite_or_out_of_range_options_are_one_sentence(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Toy2DGAN(hidden=8, **kwargs)
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5])
+def test_sample_needs_a_positive_integer(n):
+    with pytest.raises(ValueError, match=rf"sample: n={n!r} is invalid"):
+        Toy2DGAN(hidden=8).sample(n)
