@@ -43,6 +43,15 @@ def discriminate(
     return logits(discriminator, real), logits(discriminator, fake)
 
 
+def _new_file_mode() -> int:
+    umask = os.umask(0)  # the only portable way to read the umask is to set it
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_NEW_FILE_MODE = _new_file_mode()
+
+
 def write_atomically(path: str | Path, write: Callable[[str], None], fsync: bool = False) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``: a reader
     (or a crash) never sees half a file. The temporary file is in the same directory, so the rename is
@@ -55,6 +64,7 @@ def write_atomically(path: str | Path, write: Callable[[str], None], fsync: bool
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _NEW_FILE_MODE)  # mkstemp makes 0600 files; give the result the permissions open() would
         if fsync:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
