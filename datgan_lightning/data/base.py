@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.trainer.states import TrainerFn
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
@@ -43,6 +44,12 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
         batch_size: images per batch (the last incomplete training batch is dropped).
         num_workers, pin_memory: DataLoader settings.
         seed: seeds the shuffling of the training set.
+        subset_fraction, subset_seed: train on a seeded random ``subset_fraction`` of the training
+            images (see :func:`subset_indices`), e.g. 0.1 for the limited-data setting of DiffAugment;
+            1 (default) keeps them all. The test split is never subsampled.
+
+    Raises:
+        ValueError: ``image_size``, ``batch_size`` or ``subset_fraction`` out of range (one sentence with the fix).
     """
 
     name = "images"
@@ -59,11 +66,14 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         seed: int = 0,
+        subset_fraction: float = 1.0,
+        subset_seed: int = 0,
     ) -> None:
         super().__init__()
-        # every subclass's init arguments (crop, test_root, ...): they name the dataset's pixels, e.g.
-        # for the real-feature cache; logger=False keeps them out of the loggers' merged hparams
-        self.save_hyperparameters(logger=False)
+        check_subset_fraction(type(self).__name__, subset_fraction)
+        # every subclass's init arguments (crop, test_root, subset_fraction, ...): they name the dataset's
+        # pixels, e.g. for the real-feature cache; logger=False keeps them out of the loggers' merged hparams
+        self.save_hyperparameters(logger=False, ignore=subset_options_without_effect(subset_fraction))
         image_size = self.native_size if image_size is None else image_size
         if image_size is None or image_size < 1:
             raise ValueError(f"{type(self).__name__}: image_size={image_size!r} is invalid; use a positive number of pixels.")
@@ -71,6 +81,7 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
             raise ValueError(f"{type(self).__name__}: batch_size={batch_size!r} is invalid; use an integer >= 1.")
         self.root, self.image_size, self.batch_size = Path(root), int(image_size), batch_size
         self.num_workers, self.pin_memory, self.seed = num_workers, pin_memory, seed
+        self.subset_fraction, self.subset_seed = float(subset_fraction), subset_seed
         self.download = False
         self.train_dataset: Dataset | None = None
         self.test_dataset: Dataset | None = None
@@ -113,6 +124,8 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
                 raise
             # torchvision's ImageFolder: "Found no valid file for the classes ..." (class folders without images)
             raise DatasetNotFoundError(f"{self.missing_message()} (torchvision said: {_first_line(err)})") from err
+        if self.subset_fraction < 1:
+            train_dataset = Subset(train_dataset, subset_indices(len(train_dataset), self.subset_fraction, self.subset_seed).tolist())
         self.train_dataset, self.test_dataset = train_dataset, test_dataset
 
     def missing_message(self) -> str:
@@ -190,6 +203,46 @@ def check_training_set_size(datamodule: Any, dataset: Any, where: str) -> None:
             f"{type(datamodule).__name__}: the training set at {where} has {found}, fewer than one batch "
             f"(batch_size={batch_size}; the last incomplete batch is dropped, so nothing would train); {fix}."
         )
+
+
+def check_subset_fraction(owner: str, subset_fraction: float) -> None:
+    """Refuse a ``subset_fraction`` outside (0, 1] (or not a number) with one sentence naming the fix."""
+    ok = isinstance(subset_fraction, (int, float)) and not isinstance(subset_fraction, bool) and math.isfinite(subset_fraction)
+    if not ok or not 0 < subset_fraction <= 1:
+        raise ValueError(
+            f"{owner}: subset_fraction={subset_fraction!r} is invalid; use a fraction of the training images "
+            "in (0, 1], e.g. 0.1 for 10% (1 keeps them all)."
+        )
+
+
+def subset_options_without_effect(subset_fraction: float) -> list[str]:
+    """The subset options to leave out of a datamodule's hyperparameters: both when it keeps every image,
+    so the full dataset (whatever ``subset_seed``) has the real-feature cache key it had before the
+    options existed; none otherwise, so each fraction and seed has its own key."""
+    return ["subset_fraction", "subset_seed"] if subset_fraction == 1 else []
+
+
+def subset_indices(n: int, fraction: float, seed: int) -> torch.Tensor:
+    """The sorted indices of a seeded random ``round(fraction * n)`` of ``n`` training images.
+
+    The first ``k`` of one seeded permutation: the same seed gives the same subset on every machine
+    (``torch.Generator`` is platform independent), and with one seed a smaller fraction is contained
+    in a larger one (the 10% images are among the 20% ones), so fractions differ only in the amount of data.
+
+    Args:
+        n: size of the full training set.
+        fraction: share to keep, in (0, 1].
+        seed: seed of the permutation.
+
+    Example:
+        >>> subset_indices(10, 0.3, seed=0).tolist()
+        [1, 4, 7]
+        >>> set(subset_indices(10, 0.3, seed=0).tolist()) <= set(subset_indices(10, 0.6, seed=0).tolist())
+        True
+    """
+    check_subset_fraction("subset_indices", fraction)
+    permutation = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return permutation[: round(fraction * n)].sort().values
 
 
 def _first_line(err: BaseException) -> str:
