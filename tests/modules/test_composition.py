@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from datgan_lightning.adversarial import DAT
 from datgan_lightning.augmentations import DiffAugment
-from datgan_lightning.modules import ASGAN, DCGAN, SNGAN, SSGAN, WGAN, InfoMaxGAN, RobGAN, Toy2DGAN
+from datgan_lightning.modules import ASGAN, DCGAN, SNGAN, SSGAN, WGAN, InfoMaxGAN, ProjectionGAN, RobGAN, Toy2DGAN
 from datgan_lightning.regularizers import R1, RFM
 from tests.conftest import fast_trainer, image_loader
 
@@ -19,6 +19,7 @@ MODULES = {
     WGAN: dict(latent_dim=8, ngf=4, ndf=4, n_dis=2),
     ASGAN: dict(),
     RobGAN: dict(num_classes=2, ngf=2, ndf=4, n_dis=2),
+    ProjectionGAN: dict(num_classes=2, ngf=2, ndf=4, n_dis=2),
     Toy2DGAN: dict(hidden=8, n_dis=2),
 }
 
@@ -40,7 +41,7 @@ class CountingR1(R1):
 def _data(model_class):
     if model_class is Toy2DGAN:
         return DataLoader(TensorDataset(torch.randn(8, 2)), batch_size=4)
-    if model_class is RobGAN:  # class-conditional: integer labels
+    if model_class in (RobGAN, ProjectionGAN):  # class-conditional: integer labels
         return DataLoader(TensorDataset(torch.rand(8, 3, 32, 32) * 2 - 1, torch.arange(8) % 2), batch_size=4)
     return image_loader()
 

@@ -1,6 +1,7 @@
 """Class-conditional nets: conditional BatchNorm, a conditional ResNet G, AC-GAN and projection Ds (Rob-GAN)."""
 
 from datgan_lightning.nets.conditional.batchnorm import ConditionalBatchNorm2d
+from datgan_lightning.nets.conditional.labelled import LabelledDiscriminator
 from datgan_lightning.nets.conditional.resnet import (
     ACResNetDiscriminator,
     ConditionalGBlock,
@@ -14,5 +15,5 @@ from datgan_lightning.nets.conditional.resnet import (
 
 __all__ = [
     "ACResNetDiscriminator", "ConditionalBatchNorm2d", "ConditionalGBlock", "ConditionalResNetGenerator",
-    "ProjectionResNetDiscriminator", "ac_discriminator", "generator32", "generator64", "projection_discriminator",
+    "LabelledDiscriminator", "ProjectionResNetDiscriminator", "ac_discriminator", "generator32", "generator64", "projection_discriminator",
 ]  # fmt: skip
