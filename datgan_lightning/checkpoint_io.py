@@ -28,7 +28,8 @@ from datgan_lightning.utils import write_atomically
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` whose local saves go to ``.<name>.<random>.tmp`` in the target folder, are
     fsynced, and then atomically replace the target (``os.replace``). Remote paths (``s3://`` ...) are
-    saved as Lightning does. A checkpoint whose weights are not all finite is not written at all (a
+    saved as Lightning does; a temporary file left by a save killed mid-write is removed by the next save of
+    that checkpoint. A checkpoint whose weights are not all finite is not written at all (a
     warning says so), whichever callback asked for it. The ``datgan`` command uses it for every run; in
     Python: ``Trainer(plugins=[AtomicCheckpointIO()])``."""
 
@@ -40,5 +41,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return None
         if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
             return super().save_checkpoint(checkpoint, path, storage_options)
-        write_atomically(Path(path), lambda tmp: torch.save(checkpoint, tmp), fsync=True)
+        path = Path(path)
+        for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # from a save killed mid-write (one writer: rank 0)
+            leftover.unlink(missing_ok=True)
+        write_atomically(path, lambda tmp: torch.save(checkpoint, tmp), fsync=True)
         return None

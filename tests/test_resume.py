@@ -227,3 +227,14 @@ def test_atomic_checkpoint_io_replaces_the_file_and_never_writes_non_finite_weig
     with pytest.warns(UserWarning, match="was not written: weight w is not finite"):
         io.save_checkpoint({"state_dict": {"w": torch.tensor([1.0, float("nan")])}, "generator_iterations": 3}, path)
     assert torch.load(path, weights_only=True)["generator_iterations"] == 2
+
+
+def test_the_next_save_removes_a_temporary_file_left_by_a_killed_save(tmp_path):
+    from datgan_lightning.checkpoint_io import AtomicCheckpointIO
+
+    path = tmp_path / "last.ckpt"
+    leftover, other = tmp_path / ".last.ckpt.k1ll3d.tmp", tmp_path / ".best.ckpt.x.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    other.write_bytes(b"another checkpoint's")
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.ones(2)}}, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".best.ckpt.x.tmp", "last.ckpt"]
