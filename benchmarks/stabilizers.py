@@ -1,0 +1,311 @@
+"""DAT against and together with the discriminator stabilizers (issue 18) on the offline CIFAR-10 subset:
+every method of ``configs/stabilizers/`` with the same budget and seeds, scored by domain-classifier FID/KID on
+the held-out and on the training images (the gap shows D overfitting), D's robustness and the time per
+generator iteration; prints mean ± std per method, writes JSON, a table and a plot of FID vs iterations.
+
+    python benchmarks/stabilizers.py --quick                       # 9 methods x 3 seeds, 30 iterations: < 10 min on 2 cores
+    python benchmarks/stabilizers.py --iterations 300 --fraction 10 --json benchmarks/out/stabilizers/s10.json
+
+Cells (``ablation.Table``): ``configs/cpu/sngan_cifar10_subset.yaml`` + ``configs/stabilizers/data_<fraction>.yaml``
++ ``configs/stabilizers/<method>.yaml``, as ``datgan fit`` stacks them: SNGAN-32 (hinge, n_dis 5, Adam 2e-4
+β = (0, 0.9), batch 32) at width ``--width`` (16), on 100% (4,660), 20% (932) or 10% (466) of the subset's
+training images (``--fraction``; subset seed 0 for every run), ``--iterations`` generator iterations (300;
+30 with ``--quick``). Methods with their papers' defaults: ``baseline``, ``dat`` (ε = 1 batch variant),
+``diffaugment`` (color, translation, cutout), ``diffaugment_dat``, ``ada`` (ADA-p, target 0.6), ``bcr``
+(λ 10/10), ``lecam`` (λ 0.3, decay 0.99, no warm-up), ``lecam_diffaugment``, ``lecam_diffaugment_dat``.
+Seed s: ``--seed_everything s`` and data order s (same initial nets for every method at one seed).
+
+Scores of each run:
+
+* ``fid_test`` / ``kid_test``: N samples against the N held-out test images, ``fid_train`` / ``kid_train``: the
+  same samples against the first N training images the run trained on, N = min(846, training images) (equal
+  counts, so the two FIDs have the same small-sample bias and ``fid_gap`` = test − train measures overfitting
+  only), in the feature space of a small CIFAR-10 domain classifier trained once on the subset's training
+  images (``ablation.prepare_classifier``; its numbers compare only with each other); ``fid_test`` and
+  ``fid_train`` also every ``--every`` iterations, for the plot;
+* D's robustness as in ``benchmarks/ablation.py`` (of the plain D, not D∘T): ``flip_share_fake``,
+  ``fgsm_accuracy_real``, ``clean_accuracy_real``, ``iterations_to_flip_real`` / ``_fake``;
+* ``seconds_per_iteration``: training wall time without the evaluations, per generator iteration (runs
+  share the cores: compare within one invocation); the table shows it relative to the baseline.
+
+Outputs (atomic): ``--json`` (default ``<out>/stabilizers.json``) ``{"setup": {...}, "methods": {method:
+{metric: [one value per seed]}}, "curves": {method: {iteration: {"fid_test": [...], "fid_train": [...]}}}}``
+(``null`` for a non-finite value or a failed run), the markdown table ``<out>/<json name>_table.md`` and the plot
+``--plot`` (default ``<out>/stabilizers.png``). Each run's resolved config and FID history are in
+``<out>/runs/<fraction>/<method>/seed<s>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ablation  # noqa: E402  (benchmarks/ is not a package)
+from ablation import CONFIGS, REPO, Table, file_digest, finite, mean_std, paired, prepare_classifier, write_json  # noqa: E402
+
+from datgan_lightning.callbacks.base import EveryNIterations  # noqa: E402
+from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality  # noqa: E402
+
+METHODS = ("baseline", "dat", "diffaugment", "diffaugment_dat", "ada", "bcr", "lecam", "lecam_diffaugment", "lecam_diffaugment_dat")
+WITHOUT_DAT = {"dat": "baseline", "diffaugment_dat": "diffaugment", "lecam_diffaugment_dat": "lecam_diffaugment"}
+FRACTIONS = {"100": 4660, "20": 932, "10": 466}  # --fraction: training images of the offline subset
+METRICS = ("fid_test", "fid_train", "fid_gap", "kid_test", "kid_train", "flip_share_fake", "fgsm_accuracy_real",
+           "clean_accuracy_real", "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")  # fmt: skip
+ROBUSTNESS = {"flip_share_fake": "flip_share_fake", "fgsm_accuracy_real": "accuracy_real_fgsm", "clean_accuracy_real": "accuracy_real_clean",
+              "iterations_to_flip_real": "iterations_to_flip_real", "iterations_to_flip_fake": "iterations_to_flip_fake"}  # ours: robustness_report's
+SHOWN = (("fid_test", "FID test", 2), ("fid_train", "FID train", 2), ("fid_gap", "test − train", 2), ("kid_test", "KID test", 3),
+         ("flip_share_fake", "flip share (fakes)", 3), ("fgsm_accuracy_real", "FGSM acc. (reals)", 3),
+         ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1))  # fmt: skip
+
+
+def stabilizer_table(fraction: str, width: int) -> Table:
+    """The nine methods on the CPU SNGAN base at one data fraction, as rows of :class:`ablation.Table`."""
+    data = f"stabilizers/data_{fraction}.yaml"
+    rows = {m: ["--config", str(CONFIGS / data), "--config", str(CONFIGS / "stabilizers" / f"{m}.yaml")] for m in METHODS}
+    return Table(f"SNGAN-32 (width {width}) on {fraction}% of the CIFAR-10 subset ({FRACTIONS[fraction]} training images)",
+                 "cpu/sngan_cifar10_subset.yaml", rows, 300, 30, [f"--model.init_args.ngf={width}", f"--model.init_args.ndf={width}"],
+                 reference={m: "baseline" for m in METHODS if m != "baseline"})  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------- one run
+class HeldOutAndTrainQuality(EveryNIterations):
+    """FID/KID of ``quality`` on the held-out and the training split every ``every_n_iterations`` generator
+    iterations and after the last (``history``), timing itself (``seconds``) so training time excludes it."""
+
+    json_name = "fid_history.json"
+
+    def __init__(self, quality: ImageQuality, every_n_iterations: int) -> None:
+        super().__init__(every_n_iterations)
+        self.quality, self.seconds = quality, 0.0
+
+    def evaluate(self, module, datamodule) -> dict[str, float]:
+        start = time.perf_counter()
+        splits = {"test": datamodule.test_dataset, "train": datamodule.train_dataset}
+        scores = self.quality(module.sampling_generator, splits, data_key="stabilizers")  # memory cache only: the key names nothing on disk
+        self.seconds += time.perf_counter() - start
+        return scores
+
+
+def run_cell(job: dict) -> dict:
+    """Train one (method, seed) cell from its configs and score it; never raises (a failure is reported)."""
+    torch.set_num_threads(1)
+    try:
+        return {**job, **_train_and_score(job), "error": None}
+    except Exception as err:  # noqa: BLE001 - one failed cell must not lose the table
+        return {**job, "scores": {}, "curve": {}, "error": f"{type(err).__name__}: {err}"}
+
+
+def _train_and_score(job: dict) -> dict:
+    import warnings
+
+    from datgan_lightning.cli import create_cli
+    from datgan_lightning.metrics.robustness import robustness_report
+
+    warnings.filterwarnings("ignore")
+    cli = create_cli(job["arguments"], run=False)
+    model, data = cli.model, cli.datamodule
+    data.setup("fit")
+    n = min(job["num_samples"], len(data.test_dataset), len(data.train_dataset))
+    quality = ImageQuality(DomainClassifierFeatures(job["classifier"]), num_real={"test": n, "train": n}, batch_size=250)
+    scorer = HeldOutAndTrainQuality(quality, job["every"])
+    cli.trainer.callbacks.append(scorer)
+    start = time.perf_counter()
+    cli.trainer.fit(model, data)
+    seconds = time.perf_counter() - start - scorer.seconds
+    if model.generator_iterations != job["iterations"]:
+        raise RuntimeError(f"trained {model.generator_iterations} of {job['iterations']} generator iterations")
+    name = quality.extractor.name
+    curve = {h["generator_iterations"]: {"fid_test": h[f"fid/test/{name}"], "fid_train": h[f"fid/train/{name}"]} for h in scorer.history}
+    last = scorer.history[-1]
+    model.cpu()
+    r = job["robustness_samples"]
+    fake = model.sample(z=torch.randn(r, model.generator.latent_dim, generator=torch.Generator().manual_seed(0)))
+    robust = robustness_report(model.discriminator, data.train_dataset.tensors[0][:r], fake, model.loss, max_iterations=job["flip_iterations"])
+    scores = {
+        "fid_test": last[f"fid/test/{name}"], "fid_train": last[f"fid/train/{name}"],
+        "fid_gap": last[f"fid/test/{name}"] - last[f"fid/train/{name}"],
+        "kid_test": last[f"kid/test/{name}"], "kid_train": last[f"kid/train/{name}"],
+        **{ours: robust[f"robustness/{theirs}"] for ours, theirs in ROBUSTNESS.items()},
+        "seconds_per_iteration": seconds / job["iterations"],
+    }  # fmt: skip
+    return {"scores": scores, "curve": curve, "num_samples": n}
+
+
+# -------------------------------------------------------------------------------------- reporting
+def markdown(results: dict, header: str) -> str:
+    """One row per method: mean ± std over seeds, time relative to the baseline, FID test differences seed by seed."""
+    methods = results["methods"]
+    base = finite(methods.get("baseline", {}).get("seconds_per_iteration", []))
+    base_time = statistics.fmean(base) if base else None
+    lines = [header, "", "| method | " + " | ".join(label for _, label, _ in SHOWN)
+             + " | s / it (× baseline) | FID test − baseline, same seed | FID test − same without DAT |",
+             "| --- |" + " --- |" * (len(SHOWN) + 3)]  # fmt: skip
+    for method, metrics in methods.items():
+        times = finite(metrics["seconds_per_iteration"])
+        relative = f" (× {statistics.fmean(times) / base_time:.2f})" if times and base_time else ""
+        seconds = f"{statistics.fmean(times):.2f}{relative}" if times else "n/a"
+        cells = [mean_std(metrics[m], d) for m, _, d in SHOWN]
+        versus = [paired(methods, method, "baseline" if method != "baseline" else None, "fid_test"),
+                  paired(methods, method, WITHOUT_DAT.get(method), "fid_test")]  # fmt: skip
+        lines.append(f"| {method} | " + " | ".join([*cells, seconds, *versus]) + " |")
+    return "\n".join(lines)
+
+
+def save_plot(results: dict, path: Path, title: str) -> None:
+    """FID on the held-out images and the test − train gap vs generator iterations, mean ± std over seeds, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from datgan_lightning.utils import write_atomically
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for index, (method, curve) in enumerate(results["curves"].items()):
+        style = {"color": plt.cm.tab10(index % 10), "linestyle": "--" if method in WITHOUT_DAT else "-", "marker": "o", "markersize": 3}
+        xs = sorted(curve, key=int)
+        for ax, series in zip(axes, ("fid_test", "fid_gap")):
+            values = [finite(curve[x][series]) for x in xs]
+            points = [(int(x), statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for x, v in zip(xs, values) if v]
+            if not points:
+                continue
+            its, means, stds = zip(*points)
+            ax.plot(its, means, label=method, **style)
+            ax.fill_between(its, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)], color=style["color"], alpha=0.12)
+    axes[0].set_title("FID on the held-out images (domain classifier)", fontsize=9)
+    axes[1].set_title("FID test − FID train (D overfitting when > 0)", fontsize=9)
+    axes[1].axhline(0, color="grey", linewidth=0.8)
+    for ax in axes:
+        ax.set_xlabel("generator iterations")
+    axes[0].legend(fontsize=7, ncol=2)
+    fig.suptitle(f"{title}: mean ± std over seeds (dashed: with DAT)", fontsize=9)
+    fig.tight_layout()
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
+    plt.close(fig)
+
+
+def collect(runs: list[dict], methods: list[str]) -> dict:
+    """Per method: each metric's values over seeds; per method and scored iteration: FID test/train/gap over seeds."""
+    out: dict = {"methods": {}, "curves": {}}
+    for method in methods:
+        done = sorted((r for r in runs if r["row"] == method), key=lambda r: r["seed"])
+        out["methods"][method] = {m: [ablation._json_number(r["scores"].get(m)) for r in done] for m in METRICS}
+        iterations = sorted({i for r in done for i in r["curve"]})
+        out["curves"][method] = {
+            str(i): {
+                "fid_test": [ablation._json_number(r["curve"].get(i, {}).get("fid_test")) for r in done],
+                "fid_train": [ablation._json_number(r["curve"].get(i, {}).get("fid_train")) for r in done],
+                "fid_gap": [ablation._json_number(r["curve"][i]["fid_test"] - r["curve"][i]["fid_train"]) if i in r["curve"] else None for r in done],
+            }
+            for i in iterations
+        }  # fmt: skip
+    return out
+
+
+# ------------------------------------------------------------------------------------------- main
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to run (default: all nine)")
+    parser.add_argument("--fraction", choices=sorted(FRACTIONS), default="100", help="percent of the subset's training images (default 100)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per method, 0..N-1 (default 3)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel processes, one thread each (default 2)")
+    parser.add_argument("--iterations", type=int, default=None, help="generator iterations per run (default 300; quick 30; smoke 2)")
+    parser.add_argument("--every", type=int, default=None, help="score FID every N generator iterations (default: iterations / 10)")
+    parser.add_argument("--width", type=int, default=16, help="SNGAN ngf = ndf (default 16; smoke 8)")
+    parser.add_argument("--quick", action="store_true", help="30 iterations, 500 samples, 3 classifier epochs: under 10 minutes")
+    parser.add_argument("--smoke", action="store_true", help="tests only: 2 iterations at width 8, batch 4, tiny scoring")
+    parser.add_argument("--num-samples", type=int, default=None, help="fakes and reals per split for FID/KID (default 846; quick 500)")
+    parser.add_argument("--robustness-samples", type=int, default=None, help="reals and fakes of the robustness measures (default 128; quick 64)")
+    parser.add_argument("--classifier-epochs", type=int, default=None, help="domain classifier epochs (default 10; quick 3)")
+    parser.add_argument("--data", type=Path, default=ablation.DEFAULT_DATA, help="the .npz images (default ../shared/data/cifar10_subset.npz)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "stabilizers")
+    parser.add_argument("--json", type=Path, default=None, help="results JSON (default <out>/stabilizers.json)")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG (default <out>/stabilizers.png)")
+    args = parser.parse_args(argv)
+    for option in ("seeds", "jobs", "iterations", "every", "width", "num_samples", "robustness_samples", "classifier_epochs"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')}={value} must be >= 1")
+    if not args.data.is_file():
+        parser.error(f"--data={args.data} does not exist: the offline CIFAR-10 subset lives in ../shared/data/cifar10_subset.npz")
+    args.data = args.data.resolve()
+    args.iterations = args.iterations or (2 if args.smoke else 30 if args.quick else 300)
+    args.every = args.every or max(1, args.iterations // 10)
+    args.width = 8 if args.smoke else args.width
+    args.num_samples = args.num_samples or (16 if args.smoke else 500 if args.quick else 846)
+    args.robustness_samples = args.robustness_samples or (4 if args.smoke else 64 if args.quick else 128)
+    args.classifier_epochs = args.classifier_epochs or (1 if args.smoke else 3 if args.quick else 10)
+    args.json = args.json or args.out / "stabilizers.json"
+    args.plot = args.plot or args.out / "stabilizers.png"
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    classifier, extractor_name, accuracy = prepare_classifier(args.data, args.out, args.classifier_epochs, args.jobs)
+    table = stabilizer_table(args.fraction, args.width)
+    extra = ["--data.init_args.batch_size=4"] if args.smoke else []
+    jobs = []
+    for seed in range(args.seeds):  # seed-major: the first results cover every method
+        for method in args.methods:
+            run_dir = args.out / "runs" / f"data_{args.fraction}" / method / f"seed{seed}"
+            jobs.append({
+                "row": method, "seed": seed, "iterations": args.iterations, "every": args.every,
+                "arguments": ablation.cell_arguments(table, method, seed, args.iterations, args.data, run_dir, extra),
+                "classifier": str(classifier), "num_samples": args.num_samples, "robustness_samples": args.robustness_samples,
+                "flip_iterations": 5 if args.smoke else 100,  # the cap of PGD steps to flip (Fig. 9), as ablation.py
+            })  # fmt: skip
+    print(f"domain classifier {extractor_name}: held-out accuracy {accuracy:.3f}; {table.title}; {args.iterations} generator "
+          f"iterations; {len(jobs)} runs in {args.jobs} process(es)", flush=True)  # fmt: skip
+    if args.jobs == 1:
+        runs = _progress(map(run_cell, jobs), len(jobs), start)
+    else:
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            runs = _progress(pool.imap_unordered(run_cell, jobs, chunksize=1), len(jobs), start)
+
+    wall = time.perf_counter() - start
+    n = next((r["num_samples"] for r in runs if not r["error"]), args.num_samples)
+    setup = {"title": table.title, "fraction": args.fraction, "iterations": args.iterations, "every": args.every, "width": args.width,
+             "seeds": args.seeds, "num_samples": n, "classifier": extractor_name, "classifier_accuracy": accuracy,
+             "data": file_digest(args.data), "wall_seconds": wall, "jobs": args.jobs}  # fmt: skip
+    results = {"setup": setup, **collect(runs, args.methods)}
+    header = (f"{table.title}, {args.iterations} generator iterations, seeds 0-{args.seeds - 1} (mean ± std); FID/KID of {n} samples "
+              f"vs {n} held-out test images and vs {n} training images, domain classifier {extractor_name} (held-out accuracy "
+              f"{accuracy:.3f}); robustness on {args.robustness_samples} reals/fakes; wall {wall / 60:.1f} min with {args.jobs} process(es).")  # fmt: skip
+    text = markdown(results, header)
+    print(text, flush=True)
+    for r in runs:
+        if r["error"]:
+            print(f"FAILED {r['row']} / seed {r['seed']}: {r['error']}")
+    from datgan_lightning.utils import write_atomically
+
+    write_json(args.json, results)
+    table_path = args.out / f"{args.json.stem}_table.md"
+    write_atomically(table_path, lambda tmp: Path(tmp).write_text(text + "\n"))
+    save_plot(results, args.plot, table.title)
+    print(f"json: {args.json}\nplot: {args.plot}\ntable: {table_path}\nwall: {wall / 60:.1f} min")
+    return results
+
+
+def _progress(outcomes, total: int, start: float) -> list[dict]:
+    runs = []
+    for run in outcomes:
+        runs.append(run)
+        s = run["scores"]
+        status = (f"FID test {s['fid_test']:.2f} train {s['fid_train']:.2f} flip {s['flip_share_fake']:.2f} {s['seconds_per_iteration']:.2f} s/it"
+                  if s else f"FAILED {run['error']}")  # fmt: skip
+        print(f"[{len(runs)}/{total}, {(time.perf_counter() - start) / 60:.1f} min] {run['row']} / seed {run['seed']}: {status}", flush=True)
+    return runs
+
+
+if __name__ == "__main__":
+    main()
