@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import functools
+import importlib
 from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
@@ -51,9 +54,15 @@ class GAN(LightningModule):
         perturb_in: where the perturbation applies: ``"discriminator"`` (DAT), ``"generator"``
             or ``"all"`` (the paper's Table IV ablation; both break training).
         n_dis: discriminator steps per generator step.
-        lr_g, lr_d, betas_g, betas_d: Adam settings of G and D.
+        lr_g, lr_d, betas_g, betas_d: Adam settings of G and D (the default optimizers).
         max_iterations: training length in generator iterations; also the horizon of the LR decay.
         lr_decay: ``"linear"`` (to zero at ``max_iterations``, per generator iteration) or ``"none"``.
+        optimizer_g, optimizer_d: another optimizer for G / D, a callable taking the parameters (in a
+            config: ``class_path: torch.optim.SGD`` with its ``init_args``); it replaces the Adam of
+            ``lr_*``/``betas_*``. ``None``: that Adam.
+        scheduler_g, scheduler_d: an LR schedule for G's / D's optimizer, a callable taking the optimizer
+            (e.g. ``torch.optim.lr_scheduler.StepLR``), stepped once per generator iteration, so its
+            periods count generator iterations; it replaces ``lr_decay`` for that net. ``None``: ``lr_decay``.
         joint_forward: run D once on real+fake; ``None`` does so unless D has BatchNorm.
         regularizers: terms added to D's loss, any number in any order, e.g. ``[R1(weight=5.0)]`` or
             ``[GP(), AR()]`` (:mod:`datgan_lightning.regularizers`); each sees the batches D's GAN loss saw
@@ -96,9 +105,15 @@ class GAN(LightningModule):
         augmentations: list[Augmentation] | None = None,
         ema_decay: float | None = None,
         channels_last: bool = False,
+        optimizer_g: OptimizerCallable | None = None,
+        optimizer_d: OptimizerCallable | None = None,
+        scheduler_g: LRSchedulerCallable | None = None,
+        scheduler_d: LRSchedulerCallable | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation", "regularizers", "augmentations"])
+        factories = {"optimizer_g": optimizer_g, "optimizer_d": optimizer_d, "scheduler_g": scheduler_g, "scheduler_d": scheduler_d}
+        factories = {name: _from_config(name, f) for name, f in factories.items()}  # checkpoints hold {class_path, init_args}
         if isinstance(perturbation, dict):  # a checkpoint's hparams hold the strategy as its config
             perturbation = PerturbationStrategy.from_config(perturbation)
         regularizers = [Regularizer.from_config(r) if isinstance(r, dict) else r for r in regularizers or []]
@@ -133,6 +148,8 @@ class GAN(LightningModule):
         self.hparams["perturbation"] = None if perturbation is None else perturbation.config()
         self.hparams["regularizers"] = [r.config() for r in regularizers]
         self.hparams["augmentations"] = [a.config() for a in augmentations]
+        self.hparams.update({name: _callable_config(f) for name, f in factories.items()})
+        self.factories = factories
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -234,8 +251,7 @@ class GAN(LightningModule):
             if self.generator_ema is not None:
                 self.generator_ema.update_parameters(self.generator)
             self.generator_iterations += 1
-            for scheduler in self.lr_schedulers() or []:
-                scheduler.step()
+            self.step_lr_schedules()
             if self.generator_iterations >= self.max_iterations:
                 self.trainer.should_stop = True
         if self._logs_this_step():  # build the logged tensors only on the steps that are written
@@ -350,13 +366,28 @@ class GAN(LightningModule):
 
     # ---------------------------------------------------------------- optimizers
     def configure_optimizers(self):
+        """D's then G's optimizer (``optimizer_*``, else Adam with ``lr_*``/``betas_*``) and their LR
+        schedules (``scheduler_*``, else :class:`LinearDecay` when ``lr_decay="linear"``), in that order."""
         hp = self.hparams
-        opt_d = torch.optim.Adam(self.discriminator_parameters(), lr=hp.lr_d, betas=tuple(hp.betas_d))
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_g, betas=tuple(hp.betas_g))
-        if hp.lr_decay == "none":
-            return [opt_d, opt_g]
-        schedulers = [LambdaLR(opt, LinearDecay(self.max_iterations)) for opt in (opt_d, opt_g)]
-        return [opt_d, opt_g], schedulers
+        optimizers, schedulers = [], []
+        for net, params in (("d", self.discriminator_parameters()), ("g", list(self.generator.parameters()))):
+            make = self.factories[f"optimizer_{net}"] or functools.partial(torch.optim.Adam, lr=hp[f"lr_{net}"], betas=tuple(hp[f"betas_{net}"]))
+            optimizer = make(params)
+            optimizers.append(optimizer)
+            schedule = self.factories[f"scheduler_{net}"]
+            if schedule is None and hp.lr_decay == "linear":
+                schedule = functools.partial(LambdaLR, lr_lambda=LinearDecay(self.max_iterations))
+            if schedule is not None:
+                schedulers.append(schedule(optimizer))
+                _check(not isinstance(schedulers[-1], ReduceLROnPlateau), f"scheduler_{net}", "ReduceLROnPlateau",
+                       "schedules here step once per generator iteration without a metric; use e.g. StepLR or ExponentialLR")  # fmt: skip
+        return (optimizers, schedulers) if schedulers else optimizers
+
+    def step_lr_schedules(self) -> None:
+        """Step every LR schedule: called once per generator iteration."""
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+            scheduler.step()
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         """What D's optimizer updates: D and any heads a subclass attaches to it."""
@@ -379,12 +410,16 @@ class GAN(LightningModule):
         ``base * (1 - t / max_iterations)``; the optimizers' current LR is set to it too, since they
         are restored with the LR of the old schedule. (Lightning restores the optimizers and
         schedulers from this same dict after this hook.)"""
-        schedulers = checkpoint.get("lr_schedulers") or []
+        optimizers = checkpoint.get("optimizer_states") or []
+        scheduled = [i for i, net in enumerate("dg") if self.factories[f"scheduler_{net}"] is not None or self.hparams.lr_decay == "linear"]
         decay = LinearDecay(self.max_iterations)
-        for scheduler, optimizer in zip(schedulers, checkpoint.get("optimizer_states") or []):
-            for lr_lambda in scheduler.get("lr_lambdas", []):
-                if isinstance(lr_lambda, dict) and "total" in lr_lambda:
-                    lr_lambda["total"] = self.max_iterations
+        for scheduler, index in zip(checkpoint.get("lr_schedulers") or [], scheduled if len(optimizers) == 2 else []):
+            linear = [f for f in scheduler.get("lr_lambdas") or [] if isinstance(f, dict) and "total" in f]
+            if not linear:
+                continue  # a configured schedule (scheduler_d/g) keeps its state
+            for lr_lambda in linear:
+                lr_lambda["total"] = self.max_iterations
+            optimizer = optimizers[index]
             lrs = [base * decay(scheduler["last_epoch"]) for base in scheduler["base_lrs"]]
             scheduler["_last_lr"] = lrs
             for group, lr in zip(optimizer["param_groups"], lrs):
@@ -399,6 +434,30 @@ def _with_loss(regularizer: Regularizer, loss: Any) -> Regularizer:
     regularizer = copy.deepcopy(regularizer)
     regularizer.loss = loss
     return regularizer
+
+
+def _callable_config(factory: Any) -> dict[str, Any] | None:
+    """``{"class_path", "init_args"}`` (plain data, as a config writes it) of an optimizer/scheduler
+    factory: a class or a ``functools.partial`` of one (what LightningCLI passes). Other callables
+    (lambdas) are not stored: pass them again when loading the checkpoint."""
+    if factory is None or isinstance(factory, dict):
+        return factory
+    cls, init_args = (factory.func, dict(factory.keywords)) if isinstance(factory, functools.partial) and not factory.args else (factory, {})
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args} if isinstance(cls, type) else None
+
+
+def _from_config(option: str, factory: Any) -> Any:
+    """The factory a ``{"class_path", "init_args"}`` dict (a checkpoint's hparams) describes; callables as given."""
+    if isinstance(factory, dict) and "class_path" in factory:
+        module, _, name = factory["class_path"].rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            cls = None
+        _check(cls is not None, option, factory["class_path"], "give an importable class path, e.g. torch.optim.SGD")
+        return functools.partial(cls, **(factory.get("init_args") or {}))
+    _check(factory is None or callable(factory), option, factory, "give a class path (e.g. torch.optim.SGD with its init_args) or null")
+    return factory
 
 
 def _ema_copy(generator: nn.Module, decay: float) -> AveragedModel:
