@@ -131,7 +131,8 @@ class RobGANFinetune(RobGAN):
     ``CE(real_adv) + lam * CE(fake_adv)`` (the authors' ``finetune.py``).
 
     Both batches are attacked with the label PGD of :func:`label_attack` (``finetune_steps`` 5 sign steps of
-    ``finetune_eps / 5`` in the ``finetune_eps`` ball, D in eval mode); fakes are ``G(z, y)`` of the frozen
+    ``finetune_step_size``, default ``finetune_eps / 5``, in the ``finetune_eps`` ball, D in eval mode;
+    ``finetune_eps=0`` trains on clean images); fakes are ``G(z, y)`` of the frozen
     G. Only the class loss is minimised, so D's real/fake head never changes; ``train="classifier"`` (the
     authors': their optimizer holds all of D) updates the features and the class head,
     ``train="head"`` only the class head. Adam (betas (0.9, 0.999), the authors' default) at ``lr``,
@@ -140,9 +141,11 @@ class RobGANFinetune(RobGAN):
 
     Args:
         checkpoint: a :class:`RobGAN` checkpoint; its nets (and their sizes, which override this
-            module's net arguments) are loaded. ``None`` starts from fresh nets (tests).
+            module's net arguments) are loaded. ``None`` starts from fresh nets: with ``lam=0`` this is
+            Madry's adversarial training of the same classifier on reals only (Rob-GAN Table 1's baseline,
+            ``configs/robgan/cifar10_subset_cpu_madry.yaml``), or plain training with ``finetune_eps=0``.
         lam: weight of the fake term. METHODS.md gives 0.3-0.8; the authors' only script used 0.
-        lr, stages, train, finetune_eps, finetune_steps: see above.
+        lr, stages, train, finetune_eps, finetune_steps, finetune_step_size: see above.
         kwargs: the arguments of :class:`RobGAN` (nets; ``max_iterations`` is the number of steps).
     """
 
@@ -155,6 +158,7 @@ class RobGANFinetune(RobGAN):
         train: Literal["classifier", "head"] = "classifier",
         finetune_eps: float = 0.03125,
         finetune_steps: int = 5,
+        finetune_step_size: float | None = None,
         **kwargs: Any,
     ) -> None:
         state = None
@@ -166,6 +170,9 @@ class RobGANFinetune(RobGAN):
             raise ValueError(f"train={train!r} is invalid; use 'classifier' (features and class head) or 'head'.")
         if lam < 0 or lr <= 0 or not stages or min(stages) < 1:
             raise ValueError(f"lam={lam}, lr={lr}, stages={stages} are invalid; use lam >= 0, lr > 0 and stages of >= 1.")
+        if finetune_eps < 0 or finetune_steps < 0 or (finetune_step_size is not None and finetune_step_size < 0):
+            raise ValueError(f"finetune_eps={finetune_eps}, finetune_steps={finetune_steps}, finetune_step_size={finetune_step_size} "
+                             "are invalid; use values >= 0 (finetune_step_size None: finetune_eps / 5).")  # fmt: skip
         super().__init__(**kwargs)
         if state is not None:
             nets = {k: v for k, v in state.items() if k.startswith(("generator.", "discriminator."))}
@@ -174,6 +181,7 @@ class RobGANFinetune(RobGAN):
         self.lam, self.lr, self.train_what = lam, lr, train
         self.stages = [int(s) for s in stages]
         self.finetune_eps, self.finetune_steps = finetune_eps, int(finetune_steps)
+        self.finetune_step_size = finetune_eps / 5 if finetune_step_size is None else finetune_step_size
 
     def finetuned_parameters(self) -> list[nn.Parameter]:
         D = self.discriminator
@@ -194,7 +202,7 @@ class RobGANFinetune(RobGAN):
         D, was_training = self.discriminator, self.discriminator.training
         D.eval()
         try:
-            return label_attack(D.classify, x, labels, self.finetune_eps, self.finetune_steps, self.finetune_eps / 5)
+            return label_attack(D.classify, x, labels, self.finetune_eps, self.finetune_steps, self.finetune_step_size)
         finally:
             D.train(was_training)
 

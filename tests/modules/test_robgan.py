@@ -143,3 +143,29 @@ def test_finetune_loads_the_co_trained_nets_and_their_sizes(tmp_path):
 def test_finetune_stages_divide_the_lr_by_10():
     ft = RobGANFinetune(num_classes=K, ngf=2, ndf=2, lr=1e-3, stages=(20, 20, 10, 10), max_iterations=60)
     assert [ft.stage_lr(s) for s in (0, 19, 20, 39, 40, 49, 50, 59)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6])
+
+
+@pytest.mark.parametrize("step_size, moved", [(None, 0.006), (0.01, 0.01)])
+def test_finetune_attack_takes_steps_of_finetune_step_size(step_size, moved):
+    ft = RobGANFinetune(num_classes=K, ngf=2, ndf=2, finetune_eps=0.03, finetune_steps=1, finetune_step_size=step_size)
+    x = torch.zeros(2, 3, 32, 32)  # far from the [-1, 1] clamp: one sign step moves pixels by exactly the step size
+    assert (ft.adversarial(x, torch.tensor([0, 2])) - x).abs().max().item() == pytest.approx(moved)
+
+
+def test_clean_and_madry_configs_train_the_co_training_classifier_from_scratch_on_reals_only():
+    """Rob-GAN Table 1's baselines: the same net as cifar10_subset_cpu.yaml's D, no checkpoint, no fakes (lam 0),
+    Madry's PGD as the co-training attack (5 steps of 0.0078 in 0.03125) or none."""
+    from tests.conftest import REPO
+
+    from datgan_lightning.cli import create_cli
+
+    def model(name):
+        args = ["--config", str(REPO / "configs" / "robgan" / name), "--trainer.logger=false", "--trainer.callbacks=[]"]
+        return create_cli(args, run=False).model
+
+    cotrain, madry, clean = (model(f"cifar10_subset_cpu{s}.yaml") for s in ("", "_madry", "_clean"))
+    for baseline in (madry, clean):
+        assert type(baseline) is RobGANFinetune and baseline.lam == 0 and baseline.train_what == "classifier"
+        assert [p.shape for p in baseline.discriminator.classifier_parameters()] == [p.shape for p in cotrain.discriminator.classifier_parameters()]
+    assert (madry.finetune_eps, madry.finetune_steps, madry.finetune_step_size) == (cotrain.attack_eps, cotrain.attack_steps, cotrain.attack_step_size)
+    assert clean.finetune_eps == 0
