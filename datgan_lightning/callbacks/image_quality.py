@@ -1,4 +1,4 @@
-"""FID / KID / IS during training and for ``datgan evaluate``."""
+"""FID / KID / IS (and any torchmetrics image metric) during training and for ``datgan evaluate``."""
 
 from __future__ import annotations
 
@@ -10,39 +10,53 @@ from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info
+from torchmetrics import Metric
 
 from datgan_lightning.callbacks.base import EveryNIterations
 from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.metrics.extractors import FeatureExtractor
-from datgan_lightning.metrics.fidelity import ImageQuality
+from datgan_lightning.metrics.image_metrics import ImageMetrics, fid_kid_is
 
 DEFAULT_CACHE = Path.home() / ".cache" / "datgan_lightning" / "real_features"
 
 
 class ImageQualityMetrics(EveryNIterations):
-    """FID and KID against the datamodule's train and test splits and IS of the samples, logged as
-    ``fid/<split>/<extractor>``, ``kid/<split>/<extractor>``, ``is/<extractor>`` and kept in
+    """torchmetrics image metrics of the samples against the datamodule's train and test splits, logged as
+    ``<key>/<split>/<extractor>`` (``fid/test/inception-v3``, ``kid/...``, ``kid_std/...``) and, for
+    metrics of the samples alone, ``<key>/<extractor>`` (``is/...``), and kept in
     ``<log dir>/image_quality.json``. Samples come from the EMA generator when the module has one.
 
-    The extractor lives in this callback, never in the module, so checkpoints do not carry it.
-    Under DDP each rank extracts a shard of the reals and generates a shard of the (seeded) fakes;
-    the shards are gathered, so every rank computes the one-device numbers.
+    Give the metrics (``metrics: {fid: <FrechetInceptionDistance>, ...}``, each with its ``feature``
+    network), or only an ``extractor``: the papers' FID, KID and IS on it (:func:`~datgan_lightning.metrics.image_metrics.fid_kid_is`).
+    Real statistics are computed once and cached on disk; under DDP torchmetrics synchronises the
+    metrics' states and every rank computes the one-device numbers
+    (:class:`~datgan_lightning.metrics.image_metrics.ImageMetrics`). The feature networks live in this
+    callback, never in the module, so checkpoints do not carry them.
 
     Args:
-        extractor: :class:`~datgan_lightning.metrics.extractors.InceptionV3Features` (standard) or
-            :class:`~datgan_lightning.metrics.extractors.DomainClassifierFeatures` (offline).
+        metrics: ``{key: torchmetrics Metric}``: any metric with ``update(images, real=...)`` (FID, KID,
+            MiFID), kept per split, or ``update(images)`` (IS); images arrive as uint8.
+        extractor: instead of ``metrics``: :class:`~datgan_lightning.metrics.extractors.InceptionV3Features`
+            (standard) or :class:`~datgan_lightning.metrics.extractors.DomainClassifierFeatures` (offline)
+            for FID, KID and IS.
         every_n_iterations: interval in generator iterations (and after the last one).
         splits: real splits to compare with, from ``train``/``test``.
         num_real, num_fake: samples per split (the papers: 50k train, 10k test).
-        batch_size, kid_subsets, kid_subset_size, is_splits, seed: see :class:`~datgan_lightning.metrics.fidelity.ImageQuality`.
-        cache_dir: real features kept between runs (``~/.cache/datgan_lightning/real_features``); ``null``: none.
+        batch_size, cache_dir, seed: see :class:`~datgan_lightning.metrics.image_metrics.ImageMetrics`;
+            ``cache_dir`` defaults to ``~/.cache/datgan_lightning/real_features`` (``null``: none).
+        kid_subsets, kid_subset_size, is_splits: KID's subsets (``kid_subset_size`` capped at the
+            smallest sample count) and IS's splits, with ``extractor`` only.
+
+    Raises:
+        ConfigurationError: both or neither of ``metrics`` and ``extractor``, or bad splits.
     """
 
     json_name = "image_quality.json"
 
     def __init__(
         self,
-        extractor: FeatureExtractor,
+        metrics: dict[str, Metric] | None = None,
+        extractor: FeatureExtractor | None = None,
         every_n_iterations: int = 5000,
         splits: Sequence[str] = ("train", "test"),
         num_real: dict[str, int] | None = None,
@@ -57,9 +71,17 @@ class ImageQualityMetrics(EveryNIterations):
         super().__init__(every_n_iterations)
         unknown = [s for s in splits if s not in ("train", "test")]
         if unknown or not splits:
-            raise ValueError(f"ImageQualityMetrics: splits={list(splits)} is invalid; use a non-empty subset of ['train', 'test'].")
+            raise ConfigurationError(f"ImageQualityMetrics: splits={list(splits)} is invalid; use a non-empty subset of ['train', 'test'].")
+        if (metrics is None) == (extractor is None):
+            raise ConfigurationError(
+                "ImageQualityMetrics: give exactly one of metrics (torchmetrics metrics, each with its feature network) "
+                "or extractor (FID, KID and IS on it)."
+            )
+        if metrics is None:
+            counts = [*(num_real or {}).values(), *(num_fake or {}).values()] or [kid_subset_size]
+            metrics = fid_kid_is(extractor, kid_subsets, min(kid_subset_size, *counts), is_splits)
         self.splits = tuple(splits)
-        self.quality = ImageQuality(extractor, num_real, num_fake, batch_size, kid_subsets, kid_subset_size, is_splits, cache_dir, seed)
+        self.metrics = ImageMetrics(metrics, self.splits, num_real, num_fake, batch_size, cache_dir, seed)
 
     def evaluate(self, module: LightningModule, datamodule: Any) -> dict[str, float]:
         datasets = {}
@@ -71,27 +93,13 @@ class ImageQualityMetrics(EveryNIterations):
                     f"set splits to the ones it has (e.g. splits=['train'])."
                 )
             datasets[split] = dataset
-        trainer = _attached_trainer(module)
-        world_size = trainer.world_size if trainer is not None else 1
-        return self.quality(
-            module.sampling_generator, datasets, data_key=data_key(datamodule), device=module.device,
-            rank=trainer.global_rank if trainer is not None else 0, world_size=world_size,
-            gather=module.all_gather if world_size > 1 else None,
-        )  # fmt: skip
+        return self.metrics(module.sampling_generator, datasets, data_key=data_key(datamodule), device=module.device)
 
     def run(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
         metrics = super().run(trainer, pl_module)
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k.startswith("kid_std"))
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if "_std/" not in k)
         rank_zero_info(f"Iteration {pl_module.generator_iterations}: {shown}")
         return metrics
-
-
-def _attached_trainer(module: LightningModule) -> Trainer | None:
-    """The module's Trainer, or ``None`` for a bare module (``datgan evaluate`` scores one)."""
-    try:
-        return module.trainer
-    except RuntimeError:  # Lightning: "... is not attached to a `Trainer`"
-        return None
 
 
 # DataModule options that change how images are batched or fetched, not which pixels they hold

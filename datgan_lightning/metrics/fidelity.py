@@ -1,19 +1,20 @@
-"""FID, KID and IS of a generator against real splits, with real features computed once.
+"""FID, KID and IS of a generator with torch-fidelity's own formulas: the reference engine.
 
-The formulas are torch-fidelity's own (``fid_statistics_to_metric``, ``kid_features_to_metric``,
+The formulas are torch-fidelity's (``fid_statistics_to_metric``, ``kid_features_to_metric``,
 ``isc_features_to_metric``), applied to features we extract batch by batch, so the numbers equal
-``torch_fidelity.calculate_metrics`` on the same images and extractor (tested). We extract
-features ourselves rather than stream them into torchmetrics' metric states so that (a) real
-features can be cached on disk and reused across runs and (b) under DDP each rank extracts a
-shard and the shards are gathered back into one ordered set, identical to a one-device run.
+``torch_fidelity.calculate_metrics`` on the same images and extractor, KID's random subsets and IS's
+shuffle included (tested). The training callback computes the same metrics as torchmetrics metrics
+(:class:`~datgan_lightning.metrics.image_metrics.ImageMetrics`); this engine stays for the
+benchmarks, whose earlier numbers it produced, and as the reference the torchmetrics path is tested
+against. One process only (no DDP).
 
 Example:
     >>> import torch
     >>> from torch.utils.data import TensorDataset
     >>> class Pixels(FeatureExtractor):                      # a toy extractor: 4 pixel features
-    ...     name, num_features = "pixels", 4
-    ...     def forward(self, x):
-    ...         f = x.flatten(1)[:, :4]
+    ...     name, features_dim, logits_dim = "pixels", 4, 4
+    ...     def extract(self, x):
+    ...         f = x.flatten(1)[:, :4].float()
     ...         return f, f
     >>> class G(torch.nn.Module):
     ...     latent_dim = 4
@@ -28,10 +29,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
+from lightning_utilities.core.apply_func import apply_to_collection
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
@@ -39,7 +43,6 @@ from datgan_lightning.metrics.extractors import FeatureExtractor
 from datgan_lightning.utils import write_atomically
 
 PAPER_NUM_REAL = {"train": 50_000, "test": 10_000}  # the papers' protocol: 50k vs train, 10k vs test
-Gather = Callable[[Tensor], Tensor]  # (n, ...) on each rank -> (world_size, n, ...)
 
 
 def fid_from_features(real: Tensor, fake: Tensor) -> float:
@@ -72,7 +75,8 @@ def inception_score(logits: Tensor, splits: int = 10) -> tuple[float, float]:
 
 
 class RealFeatureCache:
-    """Real features on disk, one file per key, written atomically (temporary file, then rename)."""
+    """Real features (or a metric's real statistics: a dict of tensors and tensor lists) on disk, one file
+    per key, written atomically (temporary file, then rename)."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
@@ -81,12 +85,13 @@ class RealFeatureCache:
         readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:80]
         return self.directory / f"{readable}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
 
-    def load(self, key: str) -> Tensor | None:
+    def load(self, key: str) -> Any:
         path = self.path(key)
         return torch.load(path, map_location="cpu", weights_only=True)["features"] if path.is_file() else None
 
-    def save(self, key: str, features: Tensor) -> Path:
-        return write_atomically(self.path(key), lambda tmp: torch.save({"key": key, "features": features.cpu()}, tmp))
+    def save(self, key: str, features: Any) -> Path:
+        features = apply_to_collection(features, Tensor, lambda t: t.detach().cpu())
+        return write_atomically(self.path(key), lambda tmp: torch.save({"key": key, "features": features}, tmp))
 
 
 def _images(batch) -> Tensor:
@@ -105,7 +110,7 @@ class ImageQuality:
         extractor: a :class:`~datgan_lightning.metrics.extractors.FeatureExtractor`.
         num_real: real samples per split (capped at the split's size); the papers: 50k train, 10k test.
         num_fake: generated samples per split (default: as many as reals); IS uses the largest count.
-        batch_size: images per extractor call (per rank).
+        batch_size: images per extractor call.
         kid_subsets, kid_subset_size: KID's random subsets (torch-fidelity's 100 x 1000).
         is_splits: IS's splits (10).
         cache_dir: where to keep real features between runs; ``None``: memory only.
@@ -125,14 +130,7 @@ class ImageQuality:
         seed: int = 0,
     ) -> None:
         self.extractor = extractor
-        self.num_real = dict(PAPER_NUM_REAL if num_real is None else num_real)
-        self.num_fake = dict(self.num_real if num_fake is None else num_fake)
-        for option, counts in (("num_real", self.num_real), ("num_fake", self.num_fake)):
-            bad = {k: v for k, v in counts.items() if int(v) != v or v < 2}
-            if bad:
-                raise ValueError(f"ImageQuality: {option}={bad} is invalid; use at least 2 samples per split.")
-        if batch_size < 1:
-            raise ValueError(f"ImageQuality: batch_size={batch_size} is invalid; use a positive batch size.")
+        self.num_real, self.num_fake = sample_counts("ImageQuality", num_real, num_fake, batch_size)
         self.batch_size, self.kid_subsets, self.kid_subset_size, self.is_splits = batch_size, kid_subsets, kid_subset_size, is_splits
         self.cache = None if cache_dir is None else RealFeatureCache(cache_dir)
         self.seed = seed
@@ -143,80 +141,89 @@ class ImageQuality:
         self.extractor.to(device)
         features, logits = [], []
         for images in batches:
-            f, lg = self.extractor(images.to(device))
+            f, lg = self.extractor.with_output(None)(images.to(device))
             features.append(f.float().cpu())
             logits.append(lg.float().cpu())
         return torch.cat(features), torch.cat(logits)
 
-    @staticmethod
-    def _shard(n: int, rank: int, world_size: int) -> list[int]:
-        # interleaved shards of equal length (all_gather needs that): rank r takes r, r + world, ...;
-        # the last round wraps around to repeat early samples, which _unshard cuts off again
-        per_rank = -(-n // world_size)
-        return [i % n for i in range(rank, per_rank * world_size, world_size)]
-
-    @staticmethod
-    def _unshard(local: Tensor, gather: Gather | None, n: int) -> Tensor:
-        if gather is None:
-            return local
-        gathered = gather(local).cpu()  # (world, n_local, ...): transposing restores the order 0, 1, ...
-        return gathered.transpose(0, 1).reshape(-1, *local.shape[1:])[:n]
-
-    def real_features(
-        self, split: str, dataset: Dataset, data_key: str, device: torch.device | str = "cpu",
-        rank: int = 0, world_size: int = 1, gather: Gather | None = None,
-    ) -> Tensor:  # fmt: skip
+    def real_features(self, split: str, dataset: Dataset, data_key: str, device: torch.device | str = "cpu") -> Tensor:
         """Features of the first ``num_real[split]`` images of ``dataset``: from memory, disk, or extracted."""
         n = min(self.num_real.get(split, len(dataset)), len(dataset))
-        first = _images(dataset[0])
-        key = f"{data_key}-{split}-n{n}of{len(dataset)}{_files_digest(dataset)}-{'x'.join(map(str, first.shape))}-{self.extractor.name}"
+        key = real_key(data_key, split, n, dataset, self.extractor.name)
         if key not in self._real:
             features = self.cache.load(key) if self.cache is not None else None
             if features is None:
-                loader = DataLoader(Subset(dataset, self._shard(n, rank, world_size)), batch_size=self.batch_size)
-                features = self._unshard(self._extract(map(_images, loader), torch.device(device))[0], gather, n)
-                if self.cache is not None and rank == 0:
+                loader = DataLoader(Subset(dataset, range(n)), batch_size=self.batch_size)
+                features = self._extract(map(_images, loader), torch.device(device))[0]
+                if self.cache is not None:
                     self.cache.save(key, features)
             self._real[key] = features
         return self._real[key]
 
     @torch.no_grad()
-    def fake_features(
-        self, generator: nn.Module, n: int, device: torch.device | str = "cpu",
-        rank: int = 0, world_size: int = 1, gather: Gather | None = None,
-    ) -> tuple[Tensor, Tensor]:  # fmt: skip
+    def fake_features(self, generator: nn.Module, n: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """Features and logits of ``n`` samples of ``generator`` (run in eval mode) from a seeded latent batch."""
-        rng = torch.Generator().manual_seed(self.seed)
-        shard = self._shard(n, rank, world_size)
-        z = torch.randn(n, generator.latent_dim, generator=rng)[shard]
-        inputs = [z]
-        if getattr(generator, "num_classes", 0) > 0:  # class-conditional: classes from the uniform prior
-            inputs.append(torch.randint(generator.num_classes, (n,), generator=rng)[shard])
-        was_training = generator.training
-        generator.eval()
-        try:
+        inputs = seeded_inputs(generator, n, self.seed)
+        with eval_mode(generator):
             chunks = zip(*(x.split(self.batch_size) for x in inputs))
             batches = (generator(*(x.to(device) for x in chunk)) for chunk in chunks)
-            features, logits = self._extract(batches, torch.device(device))
-        finally:
-            generator.train(was_training)
-        return self._unshard(features, gather, n), self._unshard(logits, gather, n)
+            return self._extract(batches, torch.device(device))
 
-    def __call__(
-        self, generator: nn.Module, datasets: dict[str, Dataset], data_key: str, device: torch.device | str = "cpu",
-        rank: int = 0, world_size: int = 1, gather: Gather | None = None,
-    ) -> dict[str, float]:  # fmt: skip
+    def __call__(self, generator: nn.Module, datasets: dict[str, Dataset], data_key: str, device: torch.device | str = "cpu") -> dict[str, float]:
         """``{"fid/<split>/<extractor>", "kid/...", "kid_std/...", "is/<extractor>"}`` for each split given."""
         name = self.extractor.name
         counts = [self.num_fake.get(split, self.num_real.get(split, len(data))) for split, data in datasets.items()]
-        fake, logits = self.fake_features(generator, max(counts), device, rank, world_size, gather)
+        fake, logits = self.fake_features(generator, max(counts), device)
         results = {f"is/{name}": inception_score(logits, self.is_splits)[0]}
         for (split, dataset), n in zip(datasets.items(), counts):
-            real = self.real_features(split, dataset, data_key, device, rank, world_size, gather)
+            real = self.real_features(split, dataset, data_key, device)
             results[f"fid/{split}/{name}"] = fid_from_features(real, fake[:n])
             kid, kid_std = kid_from_features(real, fake[:n], self.kid_subsets, self.kid_subset_size)
             results[f"kid/{split}/{name}"], results[f"kid_std/{split}/{name}"] = kid, kid_std
         return results
+
+
+def sample_counts(
+    owner: str, num_real: dict[str, int] | None, num_fake: dict[str, int] | None, batch_size: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """``(num_real, num_fake)`` with their defaults (the papers' counts; as many fakes as reals), checked."""
+    num_real = dict(PAPER_NUM_REAL if num_real is None else num_real)
+    num_fake = dict(num_real if num_fake is None else num_fake)
+    for option, counts in (("num_real", num_real), ("num_fake", num_fake)):
+        bad = {k: v for k, v in counts.items() if int(v) != v or v < 2}
+        if bad:
+            raise ValueError(f"{owner}: {option}={bad} is invalid; use at least 2 samples per split.")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"{owner}: batch_size={batch_size} is invalid; use a positive batch size.")
+    return num_real, num_fake
+
+
+def seeded_inputs(generator: nn.Module, n: int, seed: int) -> list[Tensor]:
+    """The ``n`` latents (and, for a class-conditional generator, class labels from the uniform prior)
+    every evaluation scores: drawn from their own seeded RNG, so the training RNG is untouched."""
+    rng = torch.Generator().manual_seed(seed)
+    inputs = [torch.randn(n, generator.latent_dim, generator=rng)]
+    if getattr(generator, "num_classes", 0) > 0:
+        inputs.append(torch.randint(generator.num_classes, (n,), generator=rng))
+    return inputs
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` in eval mode inside the block, its own mode again after it."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+def real_key(data_key: str, split: str, n: int, dataset: Dataset, extractor: str) -> str:
+    """Cache key of statistics of the first ``n`` images of a split: the datamodule's key, the split,
+    the count and the split's size, its file list's digest, the image shape and the extractor."""
+    first = _images(dataset[0])
+    return f"{data_key}-{split}-n{n}of{len(dataset)}{_files_digest(dataset)}-{'x'.join(map(str, first.shape))}-{extractor}"
 
 
 def _files_digest(dataset: Dataset) -> str:

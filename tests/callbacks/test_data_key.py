@@ -7,7 +7,7 @@ from PIL import Image
 from datgan_lightning.callbacks.image_quality import data_key
 from datgan_lightning.data import CelebA, GaussianMixture2D, ImageFolder, NpzImages
 from datgan_lightning.metrics.extractors import FeatureExtractor
-from datgan_lightning.metrics.fidelity import ImageQuality
+from datgan_lightning.metrics.image_metrics import ImageMetrics
 
 
 def _folder(path, n=4, seed=0):
@@ -44,19 +44,31 @@ def test_relative_roots_are_resolved_and_the_working_directory_does_not_matter(t
 class MeanColour(FeatureExtractor):
     """A 3-number feature extractor (enough for the cache's bookkeeping)."""
 
-    name, num_features = "meancolour", 3
+    name, features_dim, logits_dim = "meancolour", 3, 3
 
-    def forward(self, images):
+    def extract(self, images):
         return images.float().mean(dim=(2, 3)), images.float().mean(dim=(2, 3))
 
 
+class Colours(torch.nn.Module):
+    """A generator of flat colours."""
+
+    latent_dim = 3
+
+    def forward(self, z):
+        return z.tanh().view(-1, 3, 1, 1).expand(-1, 3, 8, 8)
+
+
 def test_a_changed_test_root_misses_the_cache(tmp_path):
+    from torchmetrics.image import FrechetInceptionDistance
+
     root, a, b = _folder(tmp_path / "train"), _folder(tmp_path / "a"), _folder(tmp_path / "b", seed=1)
-    features = {}
+    fids = {}
     for test_root in (a, b):
         dm = ImageFolder(root, test_root=test_root, image_size=8)
         dm.setup("test")
-        quality = ImageQuality(MeanColour(), num_real={"test": 4}, num_fake={"test": 4}, batch_size=4, kid_subset_size=2, cache_dir=tmp_path / "cache")
-        features[test_root] = quality.real_features("test", dm.test_dataset, data_key(dm))
+        fid = FrechetInceptionDistance(feature=MeanColour(output="features"))
+        metrics = ImageMetrics({"fid": fid}, splits=["test"], num_real={"test": 4}, batch_size=4, cache_dir=tmp_path / "cache")
+        fids[test_root] = metrics(Colours(), {"test": dm.test_dataset}, data_key(dm))["fid/test/meancolour"]
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
-    assert not torch.allclose(features[a], features[b])
+    assert fids[a] != fids[b]

@@ -1,4 +1,5 @@
-"""ImageQualityMetrics under real DDP (2 CPU processes, gloo): every rank logs the one-device numbers."""
+"""ImageQualityMetrics under real DDP (2 CPU processes, gloo): torchmetrics' state sync gives every rank
+the one-device numbers, with real statistics computed there or read from the cache."""
 
 import json
 import os
@@ -24,9 +25,11 @@ def test_image_quality_under_two_process_ddp_equals_one_device(tmp_path):
     for result in ranks:
         assert result["world_size"] == 2
         expected = result["one_device"]
+        assert {name.split("/")[0] for name in expected} == {"fid", "kid", "kid_std", "is", "is_std", "mifid"}
         assert [h["generator_iterations"] for h in result["fit"]] == [2, 3, 3, 3]  # 2, last; then validate, test
         assert [h["stage"] for h in result["fit"]] == ["fit", "fit", "validate", "test"]
-        for scored in (result["fit"][-1], result["validate"], result["test"]):
+        for scored in (result["fit"][-1], result["validate"], result["test"], result["from_cache"]):
             for name, value in expected.items():
                 assert scored[name] == pytest.approx(value, rel=1e-6, abs=1e-7), name
     assert ranks[0]["fit"] == ranks[1]["fit"]  # both ranks computed the same numbers
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 6  # FID, KID and MiFID reals of train and test, written by rank 0

@@ -35,7 +35,7 @@ def _classifier(tmp_path):
 
 def test_callbacks_log_to_csv_and_tensorboard_and_write_files(tmp_path):
     extractor = DomainClassifierFeatures(str(_classifier(tmp_path)))
-    quality = ImageQualityMetrics(extractor, every_n_iterations=1, num_real={"train": 16, "test": 16}, batch_size=8,
+    quality = ImageQualityMetrics(extractor=extractor, every_n_iterations=1, num_real={"train": 16, "test": 16}, batch_size=8,
                                   kid_subset_size=8, cache_dir=str(tmp_path / "cache"))  # fmt: skip
     robustness = RobustnessMetrics(every_n_iterations=2, num_samples=8, max_iterations=5)
     grid = SampleGrid(every_n_iterations=1, num_samples=4, nrow=2)
@@ -61,14 +61,14 @@ def test_callbacks_log_to_csv_and_tensorboard_and_write_files(tmp_path):
     assert [p.name for p in sorted((tmp_path / log_dir).glob("samples/*.png"))] == ["iteration_000001.png", "iteration_000002.png"]
     history = json.loads((tmp_path / log_dir / "image_quality.json").read_text())
     assert [h["generator_iterations"] for h in history] == [1, 2]
-    assert len(list((tmp_path / "cache").glob("*.pt"))) == 2  # train and test reals
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 4  # the real statistics of FID and KID, train and test
     checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert not any("classifier" in k or "inception" in k.lower() for k in checkpoint["state_dict"])
 
 
 def test_validate_and_test_log_the_callbacks_numbers_and_fit_runs_no_validation_pass(tmp_path):
     extractor = DomainClassifierFeatures(str(_classifier(tmp_path)))
-    quality = ImageQualityMetrics(extractor, every_n_iterations=100, num_real={"train": 16, "test": 16}, batch_size=8,
+    quality = ImageQualityMetrics(extractor=extractor, every_n_iterations=100, num_real={"train": 16, "test": 16}, batch_size=8,
                                   kid_subset_size=8, cache_dir=None)  # fmt: skip
     robustness = RobustnessMetrics(every_n_iterations=100, num_samples=8, max_iterations=5)
     trainer = fast_trainer(tmp_path, callbacks=[quality, robustness], num_sanity_val_steps=2)
@@ -106,7 +106,7 @@ def test_fit_from_the_cpu_config_shows_all_metrics_in_csv_and_tensorboard(tmp_pa
     with open(metrics_csv) as f:
         columns = set(csv.DictReader(f).fieldnames)
     assert {"robustness/flip_share_fake", "robustness/accuracy_real_fgsm", "loss/d"} <= columns
-    assert {c.split("/")[0] for c in columns if c.endswith(DomainClassifierFeatures(str(classifier)).name)} == {"fid", "kid", "kid_std", "is"}
+    assert {c.split("/")[0] for c in columns if c.endswith(DomainClassifierFeatures(str(classifier)).name)} == {"fid", "kid", "kid_std", "is", "is_std"}
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     (events,) = (tmp_path / "tb").rglob("events.out.tfevents.*")
