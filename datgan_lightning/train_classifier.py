@@ -4,7 +4,8 @@
 
 Trains :class:`~datgan_lightning.nets.classifier.DomainClassifier` on the datamodule's training
 split (its labels), prints the accuracy on its test split and writes the weights atomically.
-Pass the file to ``DomainClassifierFeatures(path=...)`` in ``ImageQualityMetrics``.
+Pass the file to ``DomainClassifierFeatures(path=...)``: the ``extractor`` of ``ImageQualityMetrics``, or the
+``feature`` network of its torchmetrics metrics (``output: features`` for FID/KID/MiFID, ``logits`` for IS).
 """
 
 from __future__ import annotations
