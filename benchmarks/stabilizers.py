@@ -210,31 +210,35 @@ def collect(runs: list[dict], methods: list[str]) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- main
+def count(text: str) -> int:
+    """argparse type of the counts: an integer >= 1 (a 0 would silently mean "the default" below)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to run (default: all nine)")
     parser.add_argument("--fraction", choices=sorted(FRACTIONS), default="100", help="percent of the subset's training images (default 100)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per method, 0..N-1 (default 3)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel processes, one thread each (default 2)")
-    parser.add_argument("--iterations", type=int, default=None, help="generator iterations per run (default 300; quick 30; smoke 2)")
-    parser.add_argument("--every", type=int, default=None, help="score FID every N generator iterations (default: iterations / 10)")
-    parser.add_argument("--width", type=int, default=16, help="SNGAN ngf = ndf (default 16; smoke 8)")
+    parser.add_argument("--seeds", type=count, default=3, help="seeds per method, 0..N-1 (default 3)")
+    parser.add_argument("--jobs", type=count, default=2, help="parallel processes, one thread each (default 2)")
+    parser.add_argument("--iterations", type=count, default=None, help="generator iterations per run (default 300; quick 30; smoke 2)")
+    parser.add_argument("--every", type=count, default=None, help="score FID every N generator iterations (default: iterations / 10)")
+    parser.add_argument("--width", type=count, default=16, help="SNGAN ngf = ndf (default 16; smoke 8)")
     parser.add_argument("--quick", action="store_true", help="30 iterations, 500 samples, 3 classifier epochs: under 10 minutes")
     parser.add_argument("--smoke", action="store_true", help="tests only: 2 iterations at width 8, batch 4, tiny scoring")
-    parser.add_argument("--num-samples", type=int, default=None, help="fakes and reals per split for FID/KID (default 846; quick 500)")
-    parser.add_argument("--robustness-samples", type=int, default=None, help="reals and fakes of the robustness measures (default 128; quick 64)")
-    parser.add_argument("--classifier-epochs", type=int, default=None, help="domain classifier epochs (default 10; quick 3)")
+    parser.add_argument("--num-samples", type=count, default=None, help="fakes and reals per split for FID/KID (default 846; quick 500)")
+    parser.add_argument("--robustness-samples", type=count, default=None, help="reals and fakes of the robustness measures (default 128; quick 64)")
+    parser.add_argument("--classifier-epochs", type=count, default=None, help="domain classifier epochs (default 10; quick 3)")
     parser.add_argument("--data", type=Path, default=ablation.DEFAULT_DATA, help="the .npz images (default ../shared/data/cifar10_subset.npz)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "stabilizers")
     parser.add_argument("--json", type=Path, default=None, help="results JSON (default <out>/stabilizers.json)")
     parser.add_argument("--plot", type=Path, default=None, help="PNG (default <out>/stabilizers.png)")
     args = parser.parse_args(argv)
-    for option in ("seeds", "jobs", "iterations", "every", "width", "num_samples", "robustness_samples", "classifier_epochs"):
-        value = getattr(args, option)
-        if value is not None and value < 1:
-            parser.error(f"--{option.replace('_', '-')}={value} must be >= 1")
     if not args.data.is_file():
-        parser.error(f"--data={args.data} does not exist: the offline CIFAR-10 subset lives in ../shared/data/cifar10_subset.npz")
+        parser.error(f"--data={args.data} is not a file: the offline CIFAR-10 subset is ../shared/data/cifar10_subset.npz")
     args.data = args.data.resolve()
     args.iterations = args.iterations or (2 if args.smoke else 30 if args.quick else 300)
     args.every = args.every or max(1, args.iterations // 10)

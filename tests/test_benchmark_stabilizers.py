@@ -61,4 +61,4 @@ def test_a_zero_count_is_refused(capsys, tmp_path):
     bench = _load()
     with pytest.raises(SystemExit):
         bench.parse(["--every", "0"])
-    assert "--every=0 must be >= 1" in capsys.readouterr().err
+    assert "argument --every: 0 must be >= 1" in capsys.readouterr().err
