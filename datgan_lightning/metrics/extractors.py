@@ -101,13 +101,14 @@ class FeatureExtractor(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        version = -1 if images.is_inference() else images._version  # inference tensors have no version counter
         last = FeatureExtractor._last_batch.get(self.name)
-        if last is not None and last[0] is images and last[1] == images._version:
+        if last is not None and last[0] is images and last[1] == version:
             features, logits = last[2], last[3]
         else:
             features, logits = self.extract(to_uint8(images))
             # keeping `images` alive is what makes the identity test exact: its memory cannot be reused
-            FeatureExtractor._last_batch[self.name] = (images, images._version, features, logits)
+            FeatureExtractor._last_batch[self.name] = (images, version, features, logits)
         if self.output is None:
             return features, logits
         return features if self.output == "features" else logits

@@ -86,3 +86,9 @@ def test_a_batch_goes_through_the_network_once_for_all_extractors_of_the_same_na
     assert CountingPixels.calls == 2
     same_values.add_(1)  # changed in place: its version changed
     assert torch.equal(fid_net(same_values), (batch.flatten(1)[:, :4] + 1).float()) and CountingPixels.calls == 3
+
+
+def test_extraction_works_in_inference_mode():
+    with torch.inference_mode():  # e.g. a user scoring inside Lightning's predict loop
+        batch = torch.randint(0, 256, (2, 1, 2, 2), dtype=torch.uint8)
+        assert CountingPixels(output="logits")(batch).shape == (2, 4)
