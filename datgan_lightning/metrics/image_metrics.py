@@ -192,7 +192,7 @@ class ImageMetrics:
             cached = self.cache.load(cache_key) if self.cache is not None and _cacheable(metric) and rank == 0 else None
             # rank 0 alone reads the cache; the others learn whether it hit (and the shapes it holds), so
             # every rank takes the same path: a node-local cache must not make one rank skip a collective
-            layout = _from_rank_zero(None if cached is None else {n: t[:0] for n, t in cached.items() if t.dim()}, world_size)
+            layout = _from_rank_zero(None if cached is None else {name: t[:0] for name, t in cached.items() if t.dim()}, world_size)
             _set_real_states(metric, cached if rank == 0 else layout, rank)
             if layout is None:
                 pending[key] = (metric, cache_key)
