@@ -17,7 +17,7 @@ row trains it from the configs (``datgan fit`` arguments, seed s: ``--seed_every
 **Budget** (the same for all rows): ``U = 5 K + F`` classifier updates on batches of 32 real images, i.e.
 ``32 U`` real images seen: (c) makes ``n_dis`` 5 D updates per co-training iteration and one per
 fine-tuning step; (a) and (b) make ``U`` steps (their ``max_iterations``). Rob-GAN additionally sees
-generated images (its point) and trains G, so its wall time is larger; seconds are reported. Defaults:
+generated images (its point) and trains G, so it costs more: CPU seconds per job are reported. Defaults:
 ``K`` 60, ``F`` 150 (the configs: ``U`` 450); ``--quick`` 15 and 45 (``U`` 120).
 
 **Accuracy under attack** (:func:`~datgan_lightning.metrics.robustness.accuracy_under_attack`): untargeted
@@ -93,12 +93,12 @@ def run_job(job: dict) -> dict:
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)  # no seed/GPU banners per fit
     torch.set_num_threads(1)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()  # CPU seconds: what the job costs whatever else runs
     try:
-        scores = _train_and_score(job)
-        return {**job, "scores": scores, "seconds": time.perf_counter() - start, "error": None}
+        scores, error = _train_and_score(job), None
     except Exception as err:  # noqa: BLE001 - one failed job must not lose the table
-        return {**job, "scores": {}, "seconds": time.perf_counter() - start, "error": f"{type(err).__name__}: {err}"}
+        scores, error = {}, f"{type(err).__name__}: {err}"
+    return {**job, "scores": scores, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu, "error": error}
 
 
 def _train_and_score(job: dict) -> dict:
@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> dict:
                for m in real_div} for g in GENERATORS}  # fmt: skip
     div["real"] = {m: [v] for m, v in real_div.items()}
     seconds = {row: [r["seconds"] for r in runs if r["row"] == row] for row in ("robgan", "madry", "acgan", "clean")}
+    cpu_seconds = {row: [r["cpu_seconds"] for r in runs if r["row"] == row] for row in seconds}
     wall = time.perf_counter() - start
 
     grids = {GENERATORS[g]: torch.tensor(r["scores"]["grid"]) for g in GENERATORS for r in ok
@@ -285,7 +286,8 @@ def main(argv: list[str] | None = None) -> dict:
               f"budget {budget} classifier updates of batch {common['batch_size']} real images for every row (co-training {args.cotrain} "
               f"iterations x n_dis {N_DIS} + fine-tuning {args.finetune}); accuracy under 20-step L-inf PGD (step eps/5) on "
               f"{args.eval_samples} held-out test images; seeds 0-{args.seeds - 1}, mean ± std; wall {wall / 60:.1f} min with "
-              f"{args.jobs} process(es) (seconds per job: " + ", ".join(f"{k} {statistics.fmean(v):.0f}" for k, v in seconds.items() if v) + ")")  # fmt: skip
+              f"{args.jobs} process(es); CPU seconds per job: " + ", ".join(f"{k} {statistics.fmean(v):.0f}" for k, v in cpu_seconds.items() if v)
+              + f", {sum(map(sum, cpu_seconds.values())) / 60:.1f} CPU min in all")  # fmt: skip
     div_header = (f"Split vs AC-GAN loss after {args.cotrain} co-training iterations: {args.per_class} samples per class, "
                   f"features of the fixed domain classifier {extractor_name} (held-out accuracy {held_out:.3f})")  # fmt: skip
     text = f"{header}\n\n{accuracy_markdown(accuracy)}\n\n{div_header}\n\n{diversity_markdown(div)}\n"
@@ -296,7 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"budget": {"classifier_updates": budget, "batch_size": common["batch_size"], "cotrain_iterations": args.cotrain,
                           "n_dis": N_DIS, "finetune_steps": args.finetune},
                "eval_samples": args.eval_samples, "seeds": args.seeds, "accuracy": accuracy, "diversity": div,
-               "seconds": seconds, "wall_seconds": wall, "failed": [f"{r['row']} seed {r['seed']}: {r['error']}" for r in runs if r["error"]]}  # fmt: skip
+               "seconds": seconds, "cpu_seconds": cpu_seconds, "wall_seconds": wall, "failed": [f"{r['row']} seed {r['seed']}: {r['error']}" for r in runs if r["error"]]}  # fmt: skip
     from datgan_lightning.utils import write_atomically
 
     write_json(args.json, results)
@@ -313,7 +315,7 @@ def _collect(outcomes, total: int, start: float) -> list[dict]:
         s = run["scores"]
         status = run["error"] or " ".join(f"{k}={v:.2f}" for k, v in {**s.get("accuracy", {}), **s.get("diversity", {})}.items())
         print(f"[{len(runs)}/{total}, {(time.perf_counter() - start) / 60:.1f} min] {run['row']} seed {run['seed']} "
-              f"({run['seconds']:.0f} s): {status}", flush=True)  # fmt: skip
+              f"({run['seconds']:.0f} s, {run['cpu_seconds']:.0f} CPU s): {status}", flush=True)  # fmt: skip
     return runs
 
 

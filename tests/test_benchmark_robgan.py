@@ -58,6 +58,7 @@ def test_smoke_run_json_grids_and_one_budget_for_every_row(tmp_path, monkeypatch
     results = bench.main(["--smoke", "--seeds", "1", "--jobs", "1", "--data", str(tmp_path / "tiny.npz"), "--out", str(tmp_path / "out"),
                           "--classifier-dir", str(tmp_path / "out"), "--json", str(out), "--grid", str(tmp_path / "grid.png")])  # fmt: skip
     assert json.loads(out.read_text()) == results and not results["failed"]
+    assert all(len(v) == 1 and v[0] > 0 for v in results["cpu_seconds"].values())
     budget = results["budget"]["classifier_updates"]
     assert budget == 5 * 1 + 2 and results["budget"]["cotrain_iterations"] == 1 and results["budget"]["finetune_steps"] == 2
     by_config = {}
