@@ -20,7 +20,9 @@ What the command adds to LightningCLI:
   ``--model...`` options given on the command line replace the checkpoint's (a changed ``max_iterations``
   extends the run, a changed ``lr_*``/``betas_*`` reaches the restored optimizers); a checkpoint of
   another model class, or a missing or unreadable one, is refused in one line;
-* ``fit`` ends by printing where its outputs went.
+* ``fit`` ends by printing where its outputs went;
+* ``--trainer.devices N`` / ``--trainer.num_nodes N`` train with the ``gan_ddp`` strategy
+  (:mod:`datgan_lightning.distributed`) when ``strategy`` is left at ``auto``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from datgan_lightning.callbacks.divergence import DivergenceGuard
 from datgan_lightning.callbacks.resume import ResumeState
 from datgan_lightning.checkpoint_io import AtomicCheckpointIO
+from datgan_lightning.distributed import default_strategy
 from datgan_lightning.errors import CheckpointError, ConfigurationError, DivergenceError, non_finite, one_line
 from datgan_lightning.evaluation import evaluate_checkpoint
 from datgan_lightning.modules.gan import GAN
@@ -319,6 +322,8 @@ class DatganCLI(LightningCLI):
         plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             config["plugins"] = [*plugins, AtomicCheckpointIO()]
+        if config.get("strategy", "auto") == "auto":  # several processes: gan_ddp, not Lightning's ddp
+            config["strategy"] = default_strategy(config.get("accelerator", "auto"), config.get("devices", "auto"), config.get("num_nodes", 1))
         return super()._instantiate_trainer(config, [*callbacks, *defaults])
 
     # ------------------------------------------------------------ running
@@ -333,9 +338,11 @@ class DatganCLI(LightningCLI):
 
     def after_fit(self) -> None:
         trainer = self.trainer
-        if not trainer.is_global_zero or not trainer.loggers:
+        if not trainer.loggers:
             return
-        run = Path(trainer.log_dir)
+        run = Path(trainer.log_dir)  # a collective under DDP: every rank asks
+        if not trainer.is_global_zero:
+            return
         if not run.is_dir():
             return
         checkpoints = sorted(str(p) for p in run.rglob("*.ckpt"))

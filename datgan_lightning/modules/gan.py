@@ -16,6 +16,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
+from datgan_lightning.distributed import gather_batch, is_distributed, own_rows, seed_per_rank
 from datgan_lightning.errors import ConfigurationError, check_finite
 from datgan_lightning.losses import get_loss
 from datgan_lightning.nets.base import check_labels, is_conditional
@@ -290,7 +291,7 @@ class GAN(LightningModule):
         with torch.no_grad():
             fake = self.generate(len(real))  # x_f = G(z), no gradient to G
         if self.perturb_discriminator:
-            real, fake = self.perturbation(self.critic, real, fake)  # x' = x + delta
+            real, fake = self.perturb(real, fake)  # x' = x + delta
         return self.discriminator_loss(real, fake)
 
     def discriminator_loss(self, real: Tensor, fake: Tensor, observe: bool = True) -> tuple[Tensor, Tensor, Tensor]:
@@ -313,6 +314,17 @@ class GAN(LightningModule):
                 total = total + regularizer.every * regularizer(self.critic, real, fake, d_real, d_fake)
         return total
 
+    def perturb(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        """The perturbation of ``(real, fake)`` through :attr:`critic`. Under data parallelism it runs on
+        the global batch (every rank's samples, gathered; the same on all ranks) and each rank keeps its
+        rows: the batch statistics of the attacks (DAT's target means and 1/N step, BatchNorm in D) are
+        then those of one device on the global batch, not of each rank's share. It costs each rank the
+        attack on the global batch (``benchmarks/scale.py``)."""
+        if not is_distributed():
+            return self.perturbation(self.critic, real, fake)
+        real_adv, fake_adv = self.perturbation(self.critic, gather_batch(real), gather_batch(fake))
+        return own_rows(real_adv, len(real)), own_rows(fake_adv, len(fake))
+
     @property
     def critic(self) -> nn.Module:
         """What the GAN loss, the perturbation and the regularizers call as D: the discriminator, or
@@ -331,7 +343,7 @@ class GAN(LightningModule):
     def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """G's loss on ``fake = G(z)``; subclasses add auxiliary terms on the same fakes."""
         if self.perturb_generator:
-            _, fake_adv = self.perturbation(self.critic, real, fake)
+            _, fake_adv = self.perturb(real, fake)
             fake = fake + (fake_adv - fake.detach())  # shift by the detached delta, gradient still reaches G
         return self.loss.generator_loss(logits(self.critic, fake))
 
@@ -346,6 +358,11 @@ class GAN(LightningModule):
                 f"{type(datamodule).__name__} yields {tuple(data_shape)}; match the model's resolution/channels "
                 "to the data or set the datamodule's image_size to the model's resolution."
             )
+
+    def on_train_start(self) -> None:
+        # after ResumeState restored the (rank 0) RNG state: each rank draws its own latents and noise
+        if is_distributed():
+            seed_per_rank()
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         # a run resumed from a finished checkpoint has nothing left to do
