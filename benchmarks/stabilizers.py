@@ -55,7 +55,7 @@ from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality  # n
 
 METHODS = ("baseline", "dat", "diffaugment", "diffaugment_dat", "ada", "bcr", "lecam", "lecam_diffaugment", "lecam_diffaugment_dat")
 WITHOUT_DAT = {"dat": "baseline", "diffaugment_dat": "diffaugment", "lecam_diffaugment_dat": "lecam_diffaugment"}
-FRACTIONS = {"100": 4660, "20": 932, "10": 466}  # --fraction: training images of the offline subset
+FRACTIONS = ("100", "20", "10")  # --fraction: percent of the training images (the offline subset: 4,660, 932, 466)
 METRICS = ("fid_test", "fid_train", "fid_gap", "kid_test", "kid_train", "flip_share_fake", "fgsm_accuracy_real",
            "clean_accuracy_real", "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")  # fmt: skip
 ROBUSTNESS = {"flip_share_fake": "flip_share_fake", "fgsm_accuracy_real": "accuracy_real_fgsm", "clean_accuracy_real": "accuracy_real_clean",
@@ -69,7 +69,7 @@ def stabilizer_table(fraction: str, width: int) -> Table:
     """The nine methods on the CPU SNGAN base at one data fraction, as rows of :class:`ablation.Table`."""
     data = f"stabilizers/data_{fraction}.yaml"
     rows = {m: ["--config", str(CONFIGS / data), "--config", str(CONFIGS / "stabilizers" / f"{m}.yaml")] for m in METHODS}
-    return Table(f"SNGAN-32 (width {width}) on {fraction}% of the CIFAR-10 subset ({FRACTIONS[fraction]} training images)",
+    return Table(f"SNGAN-32 (width {width}) on {fraction}% of the training images",
                  "cpu/sngan_cifar10_subset.yaml", rows, 300, 30, [f"--model.init_args.ngf={width}", f"--model.init_args.ndf={width}"],
                  reference={m: "baseline" for m in METHODS if m != "baseline"})  # fmt: skip
 
@@ -135,7 +135,7 @@ def _train_and_score(job: dict) -> dict:
         **{ours: robust[f"robustness/{theirs}"] for ours, theirs in ROBUSTNESS.items()},
         "seconds_per_iteration": seconds / job["iterations"],
     }  # fmt: skip
-    return {"scores": scores, "curve": curve, "num_samples": n}
+    return {"scores": scores, "curve": curve, "num_samples": n, "train_images": len(data.train_dataset)}
 
 
 # -------------------------------------------------------------------------------------- reporting
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "classifier": str(classifier), "num_samples": args.num_samples, "robustness_samples": args.robustness_samples,
                 "flip_iterations": 5 if args.smoke else 100,  # the cap of PGD steps to flip (Fig. 9), as ablation.py
             })  # fmt: skip
-    print(f"domain classifier {extractor_name}: held-out accuracy {accuracy:.3f}; {table.title}; {args.iterations} generator "
+    print(f"domain classifier {extractor_name}: held-out accuracy {accuracy:.3f}; {table.title} of {args.data.name}; {args.iterations} generator "
           f"iterations; {len(jobs)} runs in {args.jobs} process(es)", flush=True)  # fmt: skip
     if args.jobs == 1:
         runs = _progress(map(run_cell, jobs), len(jobs), start)
@@ -277,12 +277,13 @@ def main(argv: list[str] | None = None) -> dict:
             runs = _progress(pool.imap_unordered(run_cell, jobs, chunksize=1), len(jobs), start)
 
     wall = time.perf_counter() - start
-    n = next((r["num_samples"] for r in runs if not r["error"]), args.num_samples)
-    setup = {"title": table.title, "fraction": args.fraction, "iterations": args.iterations, "every": args.every, "width": args.width,
+    done = next((r for r in runs if not r["error"]), {"num_samples": args.num_samples, "train_images": None})
+    n, title = done["num_samples"], f"{table.title} of {args.data.name} ({done['train_images']} images)"
+    setup = {"title": title, "fraction": args.fraction, "iterations": args.iterations, "every": args.every, "width": args.width,
              "seeds": args.seeds, "num_samples": n, "classifier": extractor_name, "classifier_accuracy": accuracy,
              "data": file_digest(args.data), "wall_seconds": wall, "jobs": args.jobs}  # fmt: skip
     results = {"setup": setup, **collect(runs, args.methods)}
-    header = (f"{table.title}, {args.iterations} generator iterations, seeds 0-{args.seeds - 1} (mean ± std); FID/KID of {n} samples "
+    header = (f"{title}, {args.iterations} generator iterations, seeds 0-{args.seeds - 1} (mean ± std); FID/KID of {n} samples "
               f"vs {n} held-out test images and vs {n} training images, domain classifier {extractor_name} (held-out accuracy "
               f"{accuracy:.3f}); robustness on {args.robustness_samples} reals/fakes; wall {wall / 60:.1f} min with {args.jobs} process(es).")  # fmt: skip
     text = markdown(results, header)
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
     write_json(args.json, results)
     table_path = args.out / f"{args.json.stem}_table.md"
     write_atomically(table_path, lambda tmp: Path(tmp).write_text(text + "\n"))
-    save_plot(results, args.plot, table.title)
+    save_plot(results, args.plot, title)
     print(f"json: {args.json}\nplot: {args.plot}\ntable: {table_path}\nwall: {wall / 60:.1f} min")
     return results
 
