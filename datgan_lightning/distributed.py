@@ -101,6 +101,51 @@ def seed_per_rank() -> None:
     torch.manual_seed(common + dist.get_rank())
 
 
+class _SumOverRanks(torch.autograd.Function):
+    """``sum_r x_r``, differentiable: the gradient of every rank's input is the sum of the ranks' output gradients."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def all_reduce(x: Tensor) -> Tensor:
+    """The sum of ``x`` over ranks, with gradients across ranks."""
+    return _SumOverRanks.apply(x)
+
+
+class GlobalBatchNorm(torch.nn.SyncBatchNorm):
+    """:class:`torch.nn.SyncBatchNorm` that also synchronises on CPU (torch's raises there): in training
+    under a process group, mean and biased variance of the global batch from two differentiable
+    all-reduces (sum, then squared deviations), so every rank normalises as one device would on the
+    global batch and gradients flow across ranks; running statistics updated as BatchNorm's (unbiased
+    variance of the global batch). Elsewhere it is SyncBatchNorm."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not (self.training and is_distributed() and x.device.type == "cpu"):
+            return super().forward(x)
+        dims, shape = [0, *range(2, x.dim())], (1, -1, *[1] * (x.dim() - 2))
+        count = all_reduce(torch.tensor(float(x.numel() // x.shape[1])))
+        mean = all_reduce(x.sum(dims)) / count
+        var = all_reduce(((x - mean.view(shape)) ** 2).sum(dims)) / count
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.lerp_(mean.detach(), momentum)
+                self.running_var.lerp_(var.detach() * count / max(float(count) - 1, 1.0), momentum)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+
 def devices_per_node(accelerator: Any, devices: Any) -> int:
     """How many processes per node Lightning starts for these Trainer options (its ``"auto"`` devices:
     every GPU, one CPU process; ``-1``: every GPU or CPU core)."""
@@ -149,6 +194,10 @@ class GANDDPStrategy(DDPStrategy):
     def configure_ddp(self) -> None:
         # no DistributedDataParallel: start every rank from rank 0's weights, as its constructor does
         module = self.lightning_module
+        if self.root_device.type == "cpu":  # sync_batchnorm made SyncBatchNorms, which only run on GPUs
+            for layer in module.modules():
+                if type(layer) is torch.nn.SyncBatchNorm:
+                    layer.__class__ = GlobalBatchNorm
         if is_distributed():
             broadcast_tensors([*module.parameters(), *module.buffers()])
 

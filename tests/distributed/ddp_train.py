@@ -73,6 +73,13 @@ def spectral_d() -> nn.Module:
                          nn.Flatten(), sn(nn.Linear(8 * 4 * 4, 1)))  # fmt: skip
 
 
+class NormsInTraining(L.Callback):
+    """The class names of G's normalisation layers while training (Lightning reverts SyncBatchNorm after)."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.names = sorted({type(m).__name__ for m in pl_module.generator.modules() if "Norm" in type(m).__name__})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
@@ -97,7 +104,7 @@ def main() -> None:
     trainer = L.Trainer(accelerator="cpu", devices=args.devices, num_nodes=args.num_nodes, strategy=strategy,
                         sync_batchnorm=args.batchnorm and processes > 1, max_epochs=-1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=args.out, use_distributed_sampler=False)  # fmt: skip
+                        default_root_dir=args.out, use_distributed_sampler=False, callbacks=[norms := NormsInTraining()])  # fmt: skip
     if processes > 1:  # rank r takes rows [r * b, (r + 1) * b) of every 1-process batch (Lightning's sampler would shuffle)
         loader = DataLoader(TensorDataset(data), batch_size=GLOBAL_BATCH // processes, sampler=RankRows(len(data), trainer.global_rank, processes))
     initial = {k: v.clone() for k, v in model.state_dict().items()}
@@ -106,8 +113,9 @@ def main() -> None:
     state = {k: v for k, v in model.state_dict().items() if k.startswith(("generator.", "discriminator."))}
     torch.save(state, args.out / f"rank{trainer.global_rank}.pt")
     info = {"world_size": trainer.world_size, "generator_iterations": model.generator_iterations,
-            "strategy": type(trainer.strategy).__name__, "noise": torch.rand(2).tolist(),
-            "moved": max((v.float() - initial[k].float()).abs().max().item() for k, v in state.items())}  # fmt: skip
+            "strategy": type(trainer.strategy).__name__, "norms": norms.names,
+            "noise": torch.rand(2).tolist(),
+            "moved": max((v - initial[k]).abs().max().item() for k, v in state.items() if v.is_floating_point())}  # fmt: skip
     (args.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(info))
 
 
