@@ -319,10 +319,18 @@ class GAN(LightningModule):
         the global batch (every rank's samples, gathered; the same on all ranks) and each rank keeps its
         rows: the batch statistics of the attacks (DAT's target means and 1/N step, BatchNorm in D) are
         then those of one device on the global batch, not of each rank's share. It costs each rank the
-        attack on the global batch (``benchmarks/scale.py``)."""
-        if not is_distributed():
-            return self.perturbation(self.critic, real, fake)
-        real_adv, fake_adv = self.perturbation(self.critic, gather_batch(real), gather_batch(fake))
+        attack on the global batch (``benchmarks/scale.py``).
+
+        The attack runs in full precision, outside autocast: under bf16 autocast ``mean D(real)`` and
+        ``mean D(fake)`` round to the same value once D's logits are within ~1% of each other, DAT's
+        objective ``|mean D(real) - mean D(fake)|`` then has gradient 0 and the perturbation silently
+        vanishes (measured: all of it on a fresh SNGAN D); fp16 input gradients of 1/N-scaled objectives
+        underflow, and GradScaler does not scale ``torch.autograd.grad``."""
+        real, fake = _full_precision(real), _full_precision(fake)
+        with torch.autocast(real.device.type, enabled=False):
+            if not is_distributed():
+                return self.perturbation(self.critic, real, fake)
+            real_adv, fake_adv = self.perturbation(self.critic, gather_batch(real), gather_batch(fake))
         return own_rows(real_adv, len(real)), own_rows(fake_adv, len(fake))
 
     @property
@@ -451,6 +459,11 @@ def _with_loss(regularizer: Regularizer, loss: Any) -> Regularizer:
     regularizer = copy.deepcopy(regularizer)
     regularizer.loss = loss
     return regularizer
+
+
+def _full_precision(x: Tensor) -> Tensor:
+    """``x`` in float32 if autocast made it half or bfloat16 (G's output), else unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _callable_config(factory: Any) -> dict[str, Any] | None:
