@@ -64,9 +64,10 @@ SMALL_CALLBACKS = json.dumps([
 def test_table2_trainer_scores_with_the_papers_protocol(tmp_path):
     callbacks = {type(c).__name__: c for c in _cli(CONFIGS / "table2" / "sngan_cifar10_dat.yaml", tmp_path).trainer.callbacks}
     quality = callbacks["ImageQualityMetrics"]
-    assert isinstance(quality.quality.extractor, InceptionV3Features) and quality.quality.extractor.name == "inception-v3"
-    assert quality.quality.extractor.net is None  # built at the first evaluation, not when the config loads
-    assert quality.quality.num_real == {"train": 50000, "test": 10000} and quality.every_n_iterations == 5000
+    fid = quality.metrics.paired["test"]["fid"]
+    assert isinstance(fid.inception, InceptionV3Features) and fid.inception.name == "inception-v3"
+    assert fid.inception.net is None  # built at the first evaluation, not when the config loads
+    assert quality.metrics.num_real == {"train": 50000, "test": 10000} and quality.every_n_iterations == 5000
     assert callbacks["RobustnessMetrics"].every_n_iterations == 1000 and callbacks["SampleGrid"].every_n_iterations == 1000
 
 
