@@ -1,0 +1,144 @@
+"""Data-parallel throughput: 1 vs 2 processes on the same global batch, baseline and DAT, and the cost
+of the gan_ddp strategy against Lightning's ddp_find_unused_parameters_true.
+
+    python benchmarks/scale.py                 # SNGAN-32 widths 32, global batch 32, n_dis 5, 6 timed iterations
+    python benchmarks/scale.py --quick         # widths 16, global batch 16, 3 timed iterations
+    python benchmarks/scale.py --smoke         # tiny, DAT only, 1 process and 2 with gan_ddp (a test runs it)
+    python benchmarks/scale.py --device cuda --processes 1 2 4 8 --batch 256 --width 128   # the GPU path
+
+Each run is a subprocess (CPU: gloo, one intra-op thread per process): SNGAN-32 with hinge loss on random
+images, the global batch split over the processes (per-process batch = batch / processes), the first
+generator iteration untimed. Prints generator iterations/s and images/s (D steps x global batch / s),
+the speed-up over one process and gan_ddp's time relative to find_unused_parameters, and writes JSON.
+On a CPU shared with other jobs the numbers move by tens of percent; compare within one invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STRATEGIES = {"gan_ddp": "gan_ddp", "find_unused": "ddp_find_unused_parameters_true"}
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One timed run (inside the subprocess; Lightning starts the other ranks)."""
+    import lightning as L
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import datgan_lightning  # noqa: F401  (registers gan_ddp)
+    from datgan_lightning.adversarial import DAT
+    from datgan_lightning.modules import SNGAN
+
+    torch.set_num_threads(1)
+    L.seed_everything(0, verbose=False)
+    iterations = args.iterations + 1  # the first is not timed
+    model = SNGAN(ngf=args.width, ndf=args.width, n_dis=args.n_dis, max_iterations=iterations,
+                  perturbation=DAT(eps=1.0) if args.method == "dat" else None)  # fmt: skip
+    per_process = args.batch // args.processes
+    images = torch.rand(per_process * args.n_dis * iterations * args.processes, 3, 32, 32) * 2 - 1
+    times: list[float] = []
+
+    class Clock(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if pl_module.discriminator_steps % pl_module.n_dis == 0:  # a generator iteration ended
+                times.append(time.perf_counter())
+
+    devices = args.processes if args.device == "cpu" else args.processes
+    trainer = L.Trainer(accelerator=args.device, devices=devices, strategy="auto" if args.processes == 1 else STRATEGIES[args.strategy],
+                        max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[Clock()])  # fmt: skip
+    trainer.fit(model, DataLoader(TensorDataset(images), batch_size=per_process))
+    if trainer.global_rank == 0:
+        seconds = times[-1] - times[0]
+        result = {"seconds_per_iteration": seconds / args.iterations, "iterations": args.iterations}
+        Path(args.out).write_text(json.dumps(result))
+
+
+def run(args: argparse.Namespace, method: str, processes: int, strategy: str, out: Path) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--method", method, "--processes", str(processes),
+               "--strategy", strategy, "--batch", str(args.batch), "--width", str(args.width), "--n-dis", str(args.n_dis),
+               "--iterations", str(args.iterations), "--device", args.device, "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=args.timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{method} on {processes} process(es) with {strategy} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(out.read_text())
+    result["wall_seconds"] = time.perf_counter() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
+    if args.worker:
+        worker(args)
+        return {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs = [(m, 1, "gan_ddp") for m in args.methods]
+    runs += [(m, p, s) for m in args.methods for p in args.processes if p > 1 for s in args.strategies]
+    results = {}
+    for method, processes, strategy in runs:
+        key = f"{method}/{processes}/{strategy if processes > 1 else 'single'}"
+        results[key] = run(args, method, processes, strategy, args.out / f"scale_{key.replace('/', '_')}.json")
+        print(f"  {key}: {results[key]['seconds_per_iteration']:.3f} s per generator iteration", flush=True)
+    rows = [f"global batch {args.batch}, n_dis {args.n_dis}, SNGAN-32 width {args.width}, {args.iterations} timed iterations, {args.device}",
+            "| method | processes | strategy | s / G iteration | images / s | speed-up vs 1 | vs find_unused |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for key, result in results.items():
+        method, processes, strategy = key.split("/")
+        seconds = result["seconds_per_iteration"]
+        single = results[f"{method}/1/single"]["seconds_per_iteration"]
+        reference = results.get(f"{method}/{processes}/find_unused")
+        relative = f"{seconds / reference['seconds_per_iteration']:.2f}x time" if reference and strategy == "gan_ddp" else ""
+        rows.append(f"| {method} | {processes} | {strategy} | {seconds:.3f} | {args.n_dis * args.batch / seconds:.0f} | {single / seconds:.2f} | {relative} |")
+    table = "\n".join(rows)
+    print(table)
+    (args.out / "scale_table.md").write_text(table + "\n")
+    (args.out / "scale.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
+    return results
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=None, help="global batch (default 32; 16 --quick; 4 --smoke)")
+    parser.add_argument("--width", type=int, default=None, help="ngf = ndf (default 32; 16 --quick; 4 --smoke)")
+    parser.add_argument("--n-dis", type=int, default=None, help="D steps per generator iteration (default 5; 1 --smoke)")
+    parser.add_argument("--iterations", type=int, default=None, help="timed generator iterations (default 6; 3 --quick; 2 --smoke)")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--methods", nargs="+", default=None, choices=("baseline", "dat"))
+    parser.add_argument("--strategies", nargs="+", default=None, choices=tuple(STRATEGIES))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "scale")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--method", default="dat", help=argparse.SUPPRESS)
+    parser.add_argument("--strategy", default="gan_ddp", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        args.processes = args.processes[0]
+        return args
+    size = "smoke" if args.smoke else "quick" if args.quick else "full"
+    defaults = {"full": (32, 32, 5, 6), "quick": (16, 16, 5, 3), "smoke": (4, 4, 1, 2)}[size]
+    for name, value in zip(("batch", "width", "n_dis", "iterations"), defaults):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.methods = args.methods or (["dat"] if args.smoke else ["baseline", "dat"])
+    args.strategies = args.strategies or (["gan_ddp"] if args.smoke else list(STRATEGIES))
+    for p in args.processes:
+        if args.batch % p:
+            parser.error(f"--batch {args.batch} does not split over {p} processes; use a multiple of {p}.")
+    return args
+
+
+if __name__ == "__main__":
+    main()
