@@ -51,8 +51,7 @@ def worker(args: argparse.Namespace) -> None:
             if pl_module.discriminator_steps % pl_module.n_dis == 0:  # a generator iteration ended
                 times.append(time.perf_counter())
 
-    devices = args.processes if args.device == "cpu" else args.processes
-    trainer = L.Trainer(accelerator=args.device, devices=devices, strategy="auto" if args.processes == 1 else STRATEGIES[args.strategy],
+    trainer = L.Trainer(accelerator=args.device, devices=args.processes, strategy="auto" if args.processes == 1 else STRATEGIES[args.strategy],
                         max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[Clock()])  # fmt: skip
     trainer.fit(model, DataLoader(TensorDataset(images), batch_size=per_process))
