@@ -25,6 +25,11 @@ def logits(discriminator: nn.Module, x: Tensor) -> Tensor:
     return discriminator(x).reshape(len(x), -1)[:, 0]
 
 
+def full_precision(x: Tensor) -> Tensor:
+    """``x`` in float32 if autocast made it half or bfloat16 (G's output), else unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def discriminate(
     discriminator: nn.Module, real: Tensor, fake: Tensor, joint: bool | None = None
 ) -> tuple[Tensor, Tensor]:

@@ -80,3 +80,19 @@ def test_mixed_precision_trains_dat_pgd_asgan_and_penalties_with_finite_losses(m
     assert model.generator_iterations == 3 and len(losses) == 3 * model.n_dis
     assert all(math.isfinite(v) for step in losses for v in step.values()) and "loss/g" in losses[-1]
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["AR", "RFM"])
+def test_ar_and_rfm_terms_under_bf16_autocast_equal_fp32(name):
+    """AR/RFM step eps = 1e-4 along the input gradient: below bf16's resolution of D's inputs, so under
+    autocast D(x') - D(x) would be 0. The regularizer runs its attack and change in fp32 (tolerance 1e-4)."""
+    from datgan_lightning import regularizers
+
+    D = SNGANDiscriminator32(ndf=16).eval()  # eval: SN's u stays put between the two calls
+    reg = getattr(regularizers, name)(loss="hinge")
+    real, fake_mixed = _batch(8)[0], _batch(8)[1].bfloat16()  # fakes as G makes them under autocast
+    fp32 = reg(D, real, fake_mixed.float())
+    assert fp32 > 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = reg(D, real, fake_mixed)
+    assert mixed.dtype == torch.float32 and abs(float(mixed) - float(fp32)) <= 1e-4 * float(fp32)

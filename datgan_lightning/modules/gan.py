@@ -21,7 +21,7 @@ from datgan_lightning.errors import ConfigurationError, check_finite
 from datgan_lightning.losses import get_loss
 from datgan_lightning.nets.base import check_labels, is_conditional
 from datgan_lightning.regularizers.base import Regularizer
-from datgan_lightning.utils import discriminate, logits
+from datgan_lightning.utils import discriminate, full_precision, logits
 
 PERTURB_IN = ("discriminator", "generator", "all")
 LR_DECAYS = ("linear", "none")
@@ -326,7 +326,7 @@ class GAN(LightningModule):
         objective ``|mean D(real) - mean D(fake)|`` then has gradient 0 and the perturbation silently
         vanishes (measured: all of it on a fresh SNGAN D); fp16 input gradients of 1/N-scaled objectives
         underflow, and GradScaler does not scale ``torch.autograd.grad``."""
-        real, fake = _full_precision(real), _full_precision(fake)
+        real, fake = full_precision(real), full_precision(fake)
         with torch.autocast(real.device.type, enabled=False):
             if not is_distributed():
                 return self.perturbation(self.critic, real, fake)
@@ -459,11 +459,6 @@ def _with_loss(regularizer: Regularizer, loss: Any) -> Regularizer:
     regularizer = copy.deepcopy(regularizer)
     regularizer.loss = loss
     return regularizer
-
-
-def _full_precision(x: Tensor) -> Tensor:
-    """``x`` in float32 if autocast made it half or bfloat16 (G's output), else unchanged."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _callable_config(factory: Any) -> dict[str, Any] | None:

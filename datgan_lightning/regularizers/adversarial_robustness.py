@@ -54,7 +54,7 @@ from datgan_lightning.adversarial.base import POSITIONS
 from datgan_lightning.augmentations.base import AugmentedDiscriminator
 from datgan_lightning.losses import GANLoss
 from datgan_lightning.regularizers.base import Regularizer
-from datgan_lightning.utils import logits
+from datgan_lightning.utils import full_precision, logits
 
 REDUCTIONS = ("norm", "mean_squared")
 
@@ -108,8 +108,11 @@ class RobustnessRegularizer(Regularizer):
             # the change measured is the eps-step's, not the difference of two random augmentations
             real, fake = discriminator.augment(real), discriminator.augment(fake)
             discriminator = discriminator.discriminator
-        batches = {"real": real, "fake": fake}
-        terms = [self._reduce(self.change(discriminator, batches[p], p)) for p in self.positions]
+        batches = {"real": full_precision(real), "fake": full_precision(fake)}
+        # in full precision, outside autocast: a step of eps = 1e-4 is below bf16's resolution of the
+        # pixels (and of D's inputs under autocast), so D(x') - D(x) would be 0 and the term would vanish
+        with torch.autocast(real.device.type, enabled=False):
+            terms = [self._reduce(self.change(discriminator, batches[p], p)) for p in self.positions]
         return self.weight * sum(terms)
 
     def change(self, discriminator: nn.Module, x: Tensor, position: str) -> Tensor:
