@@ -1,7 +1,7 @@
 """The ``datgan`` command: LightningCLI over any GAN module and any datamodule.
 
     datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml
-    datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml --model.perturbation.init_args.eps 0.6
+    datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml --model.init_args.perturbation.init_args.eps 0.6
     datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml --ckpt_path runs/.../last.ckpt   # resume
     datgan evaluate --config configs/cpu/dcgan_mnist_dat.yaml --ckpt_path runs/.../last.ckpt
 
