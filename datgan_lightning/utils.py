@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.utils import parametrize
 
 from datgan_lightning.errors import CheckpointError
 
@@ -18,6 +19,15 @@ from datgan_lightning.errors import CheckpointError
 def has_batch_norm(module: nn.Module) -> bool:
     """Whether ``module`` holds a BatchNorm layer in training mode (batch statistics couple samples)."""
     return any(isinstance(m, _BatchNorm) and m.training for m in module.modules())
+
+
+def has_spectral_norm(module: nn.Module) -> bool:
+    """Whether any submodule carries ``torch.nn.utils.parametrizations.spectral_norm``."""
+    return any(
+        type(p).__name__ == "_SpectralNorm"
+        for m in module.modules() if parametrize.is_parametrized(m)
+        for plist in m.parametrizations.values() for p in plist
+    )  # fmt: skip
 
 
 def logits(discriminator: nn.Module, x: Tensor) -> Tensor:

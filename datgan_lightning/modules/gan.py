@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
+import warnings
 from typing import Any, Literal
 
 import torch
@@ -21,7 +22,7 @@ from datgan_lightning.errors import ConfigurationError, check_finite
 from datgan_lightning.losses import get_loss
 from datgan_lightning.nets.base import check_labels, is_conditional
 from datgan_lightning.regularizers.base import Regularizer
-from datgan_lightning.utils import discriminate, full_precision, logits
+from datgan_lightning.utils import discriminate, full_precision, has_spectral_norm, logits
 
 PERTURB_IN = ("discriminator", "generator", "all")
 LR_DECAYS = ("linear", "none")
@@ -78,6 +79,11 @@ class GAN(LightningModule):
         channels_last: keep the nets' conv weights and the training images in ``channels_last``
             memory format: the same math, faster convolutions on most hardware (SNGAN-32 on a 2-core
             CPU: see ``benchmarks/RESULTS.md``); results differ from ``False`` by float rounding only.
+        compile: ``torch.compile`` G and D in place when training starts (``nn.Module.compile``, state dict
+            keys unchanged); ``True`` for the defaults or a dict of its options, e.g. ``{mode: max-autotune}``.
+            A D with spectral norm stays eager, with a warning: compiled, it cannot backpropagate through two
+            training-mode forwards before one backward (its power iteration bumps a buffer the first graph
+            saved), which the penalties, DATT, AS-GAN and SSGAN/InfoMaxGAN's auxiliary losses do.
 
     Example:
         >>> from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
@@ -110,6 +116,7 @@ class GAN(LightningModule):
         optimizer_d: OptimizerCallable | None = None,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "discriminator", "perturbation", "regularizers", "augmentations"])
@@ -143,6 +150,7 @@ class GAN(LightningModule):
             perturbation is None or perturbation.keeps_batch_size or perturb_in == "discriminator",
             "perturb_in", perturb_in, f"{type(perturbation).__name__} returns clean and perturbed samples together, which only the D step can use; use perturb_in='discriminator'",
         )  # fmt: skip
+        _check(isinstance(compile, (bool, dict)), "compile", compile, "use true, false or a dict of torch.compile options")
         _check(ema_decay is None or 0 < ema_decay < 1, "ema_decay", ema_decay, "use a decay in (0, 1), e.g. 0.999, or null to disable")
         _check(hasattr(generator, "latent_dim"), "generator", type(generator).__name__, "give the generator a `latent_dim` attribute")
         # plain data in hparams, so checkpoints load with torch.load(weights_only=True)
@@ -169,6 +177,7 @@ class GAN(LightningModule):
         self.generator_iterations = 0
         self.discriminator_steps = 0
         self.generator_ema = None if ema_decay is None else _ema_copy(generator, ema_decay)
+        self.compile_options = (compile if isinstance(compile, dict) else {}) if compile else None
         self.channels_last = bool(channels_last)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)  # 4-d weights only; checkpoints load into this layout
@@ -354,6 +363,20 @@ class GAN(LightningModule):
             _, fake_adv = self.perturb(real, fake)
             fake = fake + (fake_adv - fake.detach())  # shift by the detached delta, gradient still reaches G
         return self.loss.generator_loss(logits(self.critic, fake))
+
+    def configure_model(self) -> None:
+        """Compile G and D in place when ``compile`` is set (Lightning calls this before training)."""
+        if self.compile_options is None:
+            return
+        self.generator.compile(**self.compile_options)
+        if has_spectral_norm(self.discriminator):
+            warnings.warn(
+                "compile: the discriminator has spectral norm and stays eager (G is compiled): a compiled "
+                "spectral-norm D cannot backpropagate through two training-mode forwards before one backward.",
+                stacklevel=2,
+            )
+        else:
+            self.discriminator.compile(**self.compile_options)
 
     def setup(self, stage: str) -> None:
         # the datamodule is set up before the model: compare its image shape with what G makes
