@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import parametrize
@@ -33,6 +34,16 @@ def has_spectral_norm(module: nn.Module) -> bool:
 def logits(discriminator: nn.Module, x: Tensor) -> Tensor:
     """D's logits on ``x`` as shape ``(N,)``, whether D returns ``(N,)`` or ``(N, 1)``."""
     return discriminator(x).reshape(len(x), -1)[:, 0]
+
+
+def sum_over_ranks(x: Tensor) -> Tensor:
+    """``x`` summed over the processes of the default ``torch.distributed`` group (``x`` outside one), so
+    statistics that steer training (ADA's r_t, LeCam's anchors) are the global batch's on every rank. A
+    collective: every rank must call it at the same point."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        x = x.detach().clone()
+        dist.all_reduce(x)
+    return x
 
 
 def full_precision(x: Tensor) -> Tensor:

@@ -45,6 +45,7 @@ import torch
 from torch import Tensor
 
 from datgan_lightning.augmentations.diffaugment import DiffAugment, _real_in
+from datgan_lightning.utils import sum_over_ranks
 
 
 class AdaptiveAugment(DiffAugment):
@@ -103,8 +104,10 @@ class AdaptiveAugment(DiffAugment):
     @torch.no_grad()
     def observe(self, d_real: Tensor) -> None:
         """Accumulate ``sign(d_real)``; every ``interval`` calls set ``r_t`` and move ``p``."""
-        self.sign_sum += d_real.detach().sign().sum().to(self.sign_sum)
-        self.count += d_real.numel()
+        # summed over data-parallel ranks: r_t is the global batch's, as ADA accumulates it across GPUs
+        signs, count = sum_over_ranks(torch.stack([d_real.detach().sign().sum().double(), d_real.new_tensor(d_real.numel(), dtype=torch.float64)]))
+        self.sign_sum += signs
+        self.count += int(count)
         self.steps += 1
         if int(self.steps) < self.interval:
             return

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from datgan_lightning.regularizers.base import Regularizer
-from datgan_lightning.utils import logits
+from datgan_lightning.utils import logits, sum_over_ranks
 
 
 class LeCam(Regularizer):
@@ -92,8 +92,13 @@ class LeCam(Regularizer):
             self.ema_fake.zero_()
             self.steps.zero_()
         decay = self.decay
-        self.ema_real.mul_(decay).add_((1 - decay) * d_real.detach().double().mean())
-        self.ema_fake.mul_(decay).add_((1 - decay) * d_fake.detach().double().mean())
+        # batch means of the global batch under data parallelism (sums and counts over ranks)
+        sum_real, n_real, sum_fake, n_fake = sum_over_ranks(torch.stack([
+            d_real.detach().double().sum(), d_real.new_tensor(d_real.numel(), dtype=torch.float64),
+            d_fake.detach().double().sum(), d_fake.new_tensor(d_fake.numel(), dtype=torch.float64),
+        ]))  # fmt: skip
+        self.ema_real.mul_(decay).add_((1 - decay) * sum_real / n_real)
+        self.ema_fake.mul_(decay).add_((1 - decay) * sum_fake / n_fake)
         self.steps += 1
         self.calls += 1
 

@@ -101,3 +101,15 @@ def test_p_is_logged_by_the_gan_module(tmp_path):
     with open(f"{logger.log_dir}/metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("augmentation/p")]
     assert len(rows) == 2 and float(rows[-1]["augmentation/p"]) == float(model.augmentations[0].p)
+
+
+def test_r_t_is_the_global_batchs_under_data_parallelism(monkeypatch):
+    """Each rank observes its share; r_t sums signs and counts over ranks (a simulated second rank whose
+    8 real logits are all negative), so p moves as on one device with the global batch."""
+    import datgan_lightning.augmentations.ada as ada_module
+
+    other_rank = torch.tensor([-8.0, 8.0], dtype=torch.float64)  # sum of signs, count
+    monkeypatch.setattr(ada_module, "sum_over_ranks", lambda stats: stats + other_rank)
+    ada = AdaptiveAugment(speed=64, interval=1)
+    ada.observe(torch.ones(8))  # this rank alone: r_t = 1 and p would rise
+    assert float(ada.r_t) == 0.0 and float(ada.p) == 0.0  # global r_t = 0 < 0.6: p goes down, clamped at 0

@@ -75,3 +75,16 @@ def test_anchors_are_checkpointed_buffers_and_config_round_trips():
 def test_bad_options_name_the_option(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LeCam(**kwargs)
+
+
+def test_anchors_are_the_global_batch_means_under_data_parallelism(monkeypatch):
+    """Each rank sees its share; the EMA steps toward the global means (a simulated second rank with
+    4 real logits summing to 12 and 4 fakes summing to -4)."""
+    import datgan_lightning.regularizers.lecam as lecam_module
+
+    other_rank = torch.tensor([12.0, 4.0, -4.0, 4.0], dtype=torch.float64)
+    monkeypatch.setattr(lecam_module, "sum_over_ranks", lambda stats: stats + other_rank)
+    lecam = LeCam(weight=1.0)
+    lecam.update(torch.ones(4), torch.zeros(4))  # this rank: means 1 and 0; global: (4 + 12)/8 = 2, -4/8 = -0.5
+    anchor_real, anchor_fake = lecam.anchors
+    assert float(anchor_real) == 2.0 and float(anchor_fake) == -0.5
