@@ -43,6 +43,7 @@ import multiprocessing as mp
 import re
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -375,13 +376,7 @@ def main(argv: list[str] | None = None) -> dict:
                 })  # fmt: skip
     print(f"{len(jobs)} runs in {args.jobs} process(es)", flush=True)
 
-    runs = []
-    if args.jobs == 1:
-        outcomes = map(run_cell, jobs)
-        runs = _collect(outcomes, len(jobs), start)
-    else:
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            runs = _collect(pool.imap_unordered(run_cell, jobs, chunksize=1), len(jobs), start)
+    runs = run_jobs(run_cell, jobs, args.jobs, start, _describe)
 
     results: dict = {name: {} for name in args.table}
     for name in args.table:
@@ -397,24 +392,43 @@ def main(argv: list[str] | None = None) -> dict:
     failed = [r for r in runs if r["error"]]
     for r in failed:
         print(f"FAILED {r['table']} / {r['row']} / seed {r['seed']}: {r['error']}")
-    from datgan_lightning.utils import write_atomically
-
-    write_json(args.json, results)
-    table_path = args.out / f"{args.json.stem}_table.md"
-    write_atomically(table_path, lambda tmp: Path(tmp).write_text(table_md + "\n"))
+    table_path = write_outputs(args.out, args.json, results, table_md)
     save_plot(results, args.plot)
     print(f"json: {args.json}\nplot: {args.plot}\ntable: {table_path}\nwall: {wall / 60:.1f} min")
     return results
 
 
-def _collect(outcomes, total: int, start: float) -> list[dict]:
+def run_jobs(run: Callable[[dict], dict], jobs: list[dict], processes: int, start: float, describe: Callable[[dict], str]) -> list[dict]:
+    """``run(job)`` for every job in ``processes`` spawned processes (in this one when 1), printing
+    ``[k/n, minutes since start] describe(outcome)`` as each finishes; the outcomes in finishing order."""
+    if processes == 1:
+        return _report(map(run, jobs), len(jobs), start, describe)
+    with mp.get_context("spawn").Pool(processes) as pool:
+        return _report(pool.imap_unordered(run, jobs, chunksize=1), len(jobs), start, describe)
+
+
+def _report(outcomes: Iterable[dict], total: int, start: float, describe: Callable[[dict], str]) -> list[dict]:
     runs = []
     for run in outcomes:
         runs.append(run)
-        s = run["scores"]
-        status = f"FID {s['fid']:.2f} flip {s['flip_share_fake']:.2f} FGSM acc {s['fgsm_accuracy_real']:.2f}" if s else f"FAILED {run['error']}"
-        print(f"[{len(runs)}/{total}, {(time.perf_counter() - start) / 60:.1f} min] {run['table']} / {run['row']} / seed {run['seed']}: {status}", flush=True)
+        print(f"[{len(runs)}/{total}, {(time.perf_counter() - start) / 60:.1f} min] {describe(run)}", flush=True)
     return runs
+
+
+def write_outputs(out: Path, json_path: Path, results: dict, table_md: str) -> Path:
+    """The results JSON and the markdown table ``<out>/<json stem>_table.md``, both written atomically."""
+    from datgan_lightning.utils import write_atomically
+
+    write_json(json_path, results)
+    table_path = out / f"{json_path.stem}_table.md"
+    write_atomically(table_path, lambda tmp: Path(tmp).write_text(table_md.rstrip("\n") + "\n"))
+    return table_path
+
+
+def _describe(run: dict) -> str:
+    s = run["scores"]
+    status = f"FID {s['fid']:.2f} flip {s['flip_share_fake']:.2f} FGSM acc {s['fgsm_accuracy_real']:.2f}" if s else f"FAILED {run['error']}"
+    return f"{run['table']} / {run['row']} / seed {run['seed']}: {status}"
 
 
 def _json_number(value: float | None) -> float | None:

@@ -41,7 +41,6 @@ the markdown tables go to ``<out>/<json stem>_table.md``.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -50,7 +49,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablation import DEFAULT_DATA, REPO, mean_std, prepare_classifier, write_json  # noqa: E402
+import ablation  # noqa: E402  (benchmarks/ is not a package)
+from ablation import DEFAULT_DATA, REPO, mean_std, prepare_classifier  # noqa: E402
 
 CONFIGS = REPO / "configs" / "robgan"
 EPS = (0.0, 0.02, 0.04, 0.08)
@@ -263,11 +263,7 @@ def main(argv: list[str] | None = None) -> dict:
     jobs = [{**common, "row": row, "seed": seed} for seed in range(args.seeds) for row in ("robgan", "madry", "acgan", "clean")]
     print(f"{len(jobs)} jobs in {args.jobs} process(es); budget {budget} classifier updates of batch {common['batch_size']} "
           f"(co-training {args.cotrain} x {N_DIS} + fine-tuning {args.finetune})", flush=True)  # fmt: skip
-    if args.jobs == 1:
-        runs = _collect(map(run_job, jobs), len(jobs), start)
-    else:
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            runs = _collect(pool.imap_unordered(run_job, jobs, chunksize=1), len(jobs), start)
+    runs = ablation.run_jobs(run_job, jobs, args.jobs, start, _describe)
     runs.sort(key=lambda r: r["seed"])
     ok = [r for r in runs if r["error"] is None]
     accuracy = {row: {str(e): [r["scores"]["accuracy"][str(e)] for r in ok if r["row"] == row] for e in EPS} for row in ROWS}
@@ -299,24 +295,15 @@ def main(argv: list[str] | None = None) -> dict:
                           "n_dis": N_DIS, "finetune_steps": args.finetune},
                "eval_samples": args.eval_samples, "seeds": args.seeds, "accuracy": accuracy, "diversity": div,
                "seconds": seconds, "cpu_seconds": cpu_seconds, "wall_seconds": wall, "failed": [f"{r['row']} seed {r['seed']}: {r['error']}" for r in runs if r["error"]]}  # fmt: skip
-    from datgan_lightning.utils import write_atomically
-
-    write_json(args.json, results)
-    table_path = args.out / f"{args.json.stem}_table.md"
-    write_atomically(table_path, lambda tmp: Path(tmp).write_text(text))
+    table_path = ablation.write_outputs(args.out, args.json, results, text)
     print(f"json: {args.json}\ntable: {table_path}\ngrids: {args.grid}\nwall: {wall / 60:.1f} min")
     return results
 
 
-def _collect(outcomes, total: int, start: float) -> list[dict]:
-    runs = []
-    for run in outcomes:
-        runs.append(run)
-        s = run["scores"]
-        status = run["error"] or " ".join(f"{k}={v:.2f}" for k, v in {**s.get("accuracy", {}), **s.get("diversity", {})}.items())
-        print(f"[{len(runs)}/{total}, {(time.perf_counter() - start) / 60:.1f} min] {run['row']} seed {run['seed']} "
-              f"({run['seconds']:.0f} s, {run['cpu_seconds']:.0f} CPU s): {status}", flush=True)  # fmt: skip
-    return runs
+def _describe(run: dict) -> str:
+    s = run["scores"]
+    status = run["error"] or " ".join(f"{k}={v:.2f}" for k, v in {**s.get("accuracy", {}), **s.get("diversity", {})}.items())
+    return f"{run['row']} seed {run['seed']} ({run['seconds']:.0f} s, {run['cpu_seconds']:.0f} CPU s): {status}"
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ Outputs (atomic): ``--json`` (default ``<out>/stabilizers.json``) ``{"setup": {.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -48,7 +47,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ablation  # noqa: E402  (benchmarks/ is not a package)
-from ablation import CONFIGS, REPO, Table, file_digest, finite, mean_std, paired, prepare_classifier, write_json  # noqa: E402
+from ablation import CONFIGS, REPO, Table, file_digest, finite, mean_std, paired, prepare_classifier  # noqa: E402
 
 from datgan_lightning.callbacks.base import EveryNIterations  # noqa: E402
 from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality  # noqa: E402
@@ -225,7 +224,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=count, default=3, help="seeds per method, 0..N-1 (default 3)")
     parser.add_argument("--jobs", type=count, default=2, help="parallel processes, one thread each (default 2)")
     parser.add_argument("--iterations", type=count, default=None, help="generator iterations per run (default 300; quick 30; smoke 2)")
-    parser.add_argument("--every", type=count, default=None, help="score FID every N generator iterations (default: iterations / 10)")
+    parser.add_argument("--every", type=count, default=None, help="score FID every N generator iterations (default: iterations / 10; quick: / 3)")
     parser.add_argument("--width", type=count, default=16, help="SNGAN ngf = ndf (default 16; smoke 8)")
     parser.add_argument("--quick", action="store_true", help="30 iterations, 500 samples, 3 classifier epochs: under 10 minutes")
     parser.add_argument("--smoke", action="store_true", help="tests only: 2 iterations at width 8, batch 4, tiny scoring")
@@ -241,7 +240,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--data={args.data} is not a file: the offline CIFAR-10 subset is ../shared/data/cifar10_subset.npz")
     args.data = args.data.resolve()
     args.iterations = args.iterations or (2 if args.smoke else 30 if args.quick else 300)
-    args.every = args.every or max(1, args.iterations // 10)
+    args.every = args.every or max(1, args.iterations // (3 if args.quick else 10))  # quick: 4 FID points (scoring dominates)
     args.width = 8 if args.smoke else args.width
     args.num_samples = args.num_samples or (16 if args.smoke else 500 if args.quick else 846)
     args.robustness_samples = args.robustness_samples or (4 if args.smoke else 64 if args.quick else 128)
@@ -270,11 +269,7 @@ def main(argv: list[str] | None = None) -> dict:
             })  # fmt: skip
     print(f"domain classifier {extractor_name}: held-out accuracy {accuracy:.3f}; {table.title} of {args.data.name}; {args.iterations} generator "
           f"iterations; {len(jobs)} runs in {args.jobs} process(es)", flush=True)  # fmt: skip
-    if args.jobs == 1:
-        runs = _progress(map(run_cell, jobs), len(jobs), start)
-    else:
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            runs = _progress(pool.imap_unordered(run_cell, jobs, chunksize=1), len(jobs), start)
+    runs = ablation.run_jobs(run_cell, jobs, args.jobs, start, _describe)
 
     wall = time.perf_counter() - start
     done = next((r for r in runs if not r["error"]), {"num_samples": args.num_samples, "train_images": None})
@@ -291,25 +286,17 @@ def main(argv: list[str] | None = None) -> dict:
     for r in runs:
         if r["error"]:
             print(f"FAILED {r['row']} / seed {r['seed']}: {r['error']}")
-    from datgan_lightning.utils import write_atomically
-
-    write_json(args.json, results)
-    table_path = args.out / f"{args.json.stem}_table.md"
-    write_atomically(table_path, lambda tmp: Path(tmp).write_text(text + "\n"))
+    table_path = ablation.write_outputs(args.out, args.json, results, text)
     save_plot(results, args.plot, title)
     print(f"json: {args.json}\nplot: {args.plot}\ntable: {table_path}\nwall: {wall / 60:.1f} min")
     return results
 
 
-def _progress(outcomes, total: int, start: float) -> list[dict]:
-    runs = []
-    for run in outcomes:
-        runs.append(run)
-        s = run["scores"]
-        status = (f"FID test {s['fid_test']:.2f} train {s['fid_train']:.2f} flip {s['flip_share_fake']:.2f} {s['seconds_per_iteration']:.2f} s/it"
-                  if s else f"FAILED {run['error']}")  # fmt: skip
-        print(f"[{len(runs)}/{total}, {(time.perf_counter() - start) / 60:.1f} min] {run['row']} / seed {run['seed']}: {status}", flush=True)
-    return runs
+def _describe(run: dict) -> str:
+    s = run["scores"]
+    status = (f"FID test {s['fid_test']:.2f} train {s['fid_train']:.2f} flip {s['flip_share_fake']:.2f} {s['seconds_per_iteration']:.2f} s/it"
+              if s else f"FAILED {run['error']}")  # fmt: skip
+    return f"{run['row']} / seed {run['seed']}: {status}"
 
 
 if __name__ == "__main__":
