@@ -40,12 +40,9 @@ import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
 from torch import Tensor
 
+from datgan_lightning.utils import all_reduce, is_distributed
+
 STRATEGY = "gan_ddp"
-
-
-def is_distributed() -> bool:
-    """True inside an initialised process group of more than one process."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def _by_dtype(tensors: Iterable[Tensor]) -> list[list[Tensor]]:
@@ -99,27 +96,6 @@ def seed_per_rank() -> None:
     random draws of perturbations and regularizers then differ across ranks."""
     common = int(torch.randint(0, 2**62, (1,)))
     torch.manual_seed(common + dist.get_rank())
-
-
-class _SumOverRanks(torch.autograd.Function):
-    """``sum_r x_r``, differentiable: the gradient of every rank's input is the sum of the ranks' output gradients."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        x = x.clone()
-        dist.all_reduce(x)
-        return x
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        grad = grad.clone()
-        dist.all_reduce(grad)
-        return grad
-
-
-def all_reduce(x: Tensor) -> Tensor:
-    """The sum of ``x`` over ranks, with gradients across ranks."""
-    return _SumOverRanks.apply(x)
 
 
 class GlobalBatchNorm(torch.nn.SyncBatchNorm):

@@ -36,14 +36,37 @@ def logits(discriminator: nn.Module, x: Tensor) -> Tensor:
     return discriminator(x).reshape(len(x), -1)[:, 0]
 
 
-def sum_over_ranks(x: Tensor) -> Tensor:
-    """``x`` summed over the processes of the default ``torch.distributed`` group (``x`` outside one), so
-    statistics that steer training (ADA's r_t, LeCam's anchors) are the global batch's on every rank. A
-    collective: every rank must call it at the same point."""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        x = x.detach().clone()
+def is_distributed() -> bool:
+    """True inside an initialised ``torch.distributed`` process group of more than one process."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """``sum_r x_r``, differentiable: the gradient of every rank's input is the sum of the ranks' output gradients."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        x = x.clone()
         dist.all_reduce(x)
-    return x
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def all_reduce(x: Tensor) -> Tensor:
+    """The sum of ``x`` over ranks, with gradients across ranks (a collective: every rank calls it)."""
+    return _SumOverRanks.apply(x)
+
+
+def sum_over_ranks(x: Tensor) -> Tensor:
+    """``x`` (detached) summed over the ranks of a data-parallel run, ``x`` itself outside one, so statistics
+    that steer training (ADA's r_t, LeCam's anchors) are the global batch's on every rank. A collective:
+    every rank must call it at the same point."""
+    return all_reduce(x.detach()) if is_distributed() else x
 
 
 def full_precision(x: Tensor) -> Tensor:

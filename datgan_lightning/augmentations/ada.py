@@ -107,7 +107,7 @@ class AdaptiveAugment(DiffAugment):
         # summed over data-parallel ranks: r_t is the global batch's, as ADA accumulates it across GPUs
         signs, count = sum_over_ranks(torch.stack([d_real.detach().sign().sum().double(), d_real.new_tensor(d_real.numel(), dtype=torch.float64)]))
         self.sign_sum += signs
-        self.count += int(count)
+        self.count += count.to(self.count.dtype)  # a tensor op: no host sync per D step
         self.steps += 1
         if int(self.steps) < self.interval:
             return

@@ -108,8 +108,9 @@ def test_r_t_is_the_global_batchs_under_data_parallelism(monkeypatch):
     8 real logits are all negative), so p moves as on one device with the global batch."""
     import datgan_lightning.augmentations.ada as ada_module
 
-    other_rank = torch.tensor([-8.0, 8.0], dtype=torch.float64)  # sum of signs, count
+    other_rank = torch.tensor([-4.0, 8.0], dtype=torch.float64)  # sum of signs (2 positive, 6 negative), count
     monkeypatch.setattr(ada_module, "sum_over_ranks", lambda stats: stats + other_rank)
-    ada = AdaptiveAugment(speed=64, interval=1)
+    ada = AdaptiveAugment(speed=64, interval=1, p_init=0.5)
     ada.observe(torch.ones(8))  # this rank alone: r_t = 1 and p would rise
-    assert float(ada.r_t) == 0.0 and float(ada.p) == 0.0  # global r_t = 0 < 0.6: p goes down, clamped at 0
+    # global: r_t = (8 - 4) / 16 = 0.25 < 0.6, so p falls by the 16 images observed / 64
+    assert float(ada.r_t) == 0.25 and float(ada.p) == 0.25

@@ -35,7 +35,7 @@ class LabelledDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         copies, rest = divmod(len(x), len(self.labels))
-        if rest or not copies:
+        if rest:
             raise ValueError(
                 f"a batch of {len(x)} samples cannot be labelled with the step's {len(self.labels)} labels; "
                 "a conditional D sees batches of the real batch's size or multiples of it (real and fake stacked)."
