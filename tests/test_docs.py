@@ -79,3 +79,13 @@ def test_public_object_missing_from_the_reference_fails_the_build(tmp_path):
     result = strict_build(root)
     assert result.returncode != 0
     assert "datgan_lightning.losses.get_loss" in result.stderr
+
+
+def test_sphinx_roles_become_optional_links_resolved_in_the_docstrings_scope():
+    roles = load_hook("sphinx_roles")
+    package = load_hook("api_coverage").load_package()
+    regularizers = package["regularizers"]
+    text = roles.linked(regularizers, "See :class:`GP`, :func:`~datgan_lightning.losses.get_loss` and :meth:`nowhere`.")
+    assert '<autoref identifier="datgan_lightning.regularizers.gradient_penalty.GP" optional><code>GP</code></autoref>' in text
+    assert '<autoref identifier="datgan_lightning.losses.get_loss" optional><code>get_loss</code></autoref>' in text
+    assert "`nowhere`" in text and ":meth:" not in text
