@@ -6,8 +6,10 @@ Public objects are read statically with griffe (as mkdocstrings reads them, no t
 * every public name defined in the modules of ``PUBLIC_MODULES`` (modules without an ``__all__``
   whose contents are API).
 
-Each must be an anchor (``id="datgan_lightning.pkg.Name"``) on some rendered page, which is what a
-``::: datgan_lightning.pkg`` block of mkdocstrings produces. Broken cross-references are failed by
+Each must be an anchor on some rendered page, which is what a ``::: datgan_lightning.pkg`` block of
+mkdocstrings produces: under the exported path (``id="datgan_lightning.nets.MLPGenerator"``) or under
+the path it is defined at (``datgan_lightning.nets.mlp.MLPGenerator``), so an object exported by two
+packages is documented once. Broken cross-references are failed by
 mkdocs-autorefs itself under ``strict: true``.
 """
 
@@ -37,13 +39,14 @@ def load_package() -> griffe.Module:
     return griffe.load(PACKAGE, search_paths=[str(ROOT)], resolve_aliases=False)
 
 
-def public_objects(package: griffe.Module) -> set[str]:
-    """Dotted paths of the objects the reference must show (see the module docstring)."""
-    expected: set[str] = set()
+def public_objects(package: griffe.Module) -> dict[str, set[str]]:
+    """The objects the reference must show (see the module docstring): ``{exported path: {the paths
+    under which its entry counts}}``."""
+    expected: dict[str, set[str]] = {}
 
     def visit(module: griffe.Module) -> None:
-        if module.exports:
-            expected.update(f"{module.path}.{name}" for name in module.exports)
+        for name in module.exports or ():
+            expected[f"{module.path}.{name}"] = {f"{module.path}.{name}", *import_chain(package, module.members.get(name))}
         for sub in module.modules.values():
             if not sub.is_alias and not sub.name.startswith("_"):
                 visit(sub)
@@ -55,8 +58,20 @@ def public_objects(package: griffe.Module) -> set[str]:
         except KeyError:
             continue
         if module.exports is None:
-            expected.update(member.path for member in module.members.values() if is_defined_here(member, module))
+            expected.update((m.path, {m.path}) for m in module.members.values() if is_defined_here(m, module))
     return expected
+
+
+def import_chain(package: griffe.Module, member) -> list[str]:
+    """The paths an exported alias is imported through, down to where it is defined."""
+    paths = []
+    while member is not None and member.is_alias and len(paths) < 10:
+        paths.append(member.target_path)
+        try:
+            member = package[member.target_path.removeprefix(f"{PACKAGE}.")]
+        except KeyError:
+            break
+    return paths
 
 
 def is_defined_here(member, module) -> bool:
@@ -82,7 +97,7 @@ def on_page_content(html: str, page, config, files) -> str:
 
 
 def on_post_build(config) -> None:
-    missing = sorted(public_objects(load_package()) - rendered_anchors)
+    missing = sorted(name for name, anchors in public_objects(load_package()).items() if not anchors & rendered_anchors)
     if missing:
         raise PluginError(
             f"the API reference misses {len(missing)} public object(s): {', '.join(missing)}; "
