@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import build_from_config, init_config
+from datgan_lightning.checks import number
 from datgan_lightning.losses import GANLoss, get_loss
 
 
@@ -35,12 +34,8 @@ class Regularizer(nn.Module):
     def __init__(self, weight: float, every: int = 1, loss: str | GANLoss | None = None) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"{name}: weight={weight!r} is invalid; use a finite number >= 0 (0 disables the term).")
-        if isinstance(every, bool) or not isinstance(every, numbers.Real) or int(every) != every or every < 1:
-            raise ValueError(f"{name}: every={every!r} is invalid; use an integer >= 1 (1 applies the term on every D step).")
-        self.weight = float(weight)
-        self.every = int(every)
+        self.weight = float(number(weight, f"{name}: weight", minimum=0, fix="use a finite number >= 0 (0 disables the term)"))
+        self.every = number(every, f"{name}: every", integer=True, minimum=1, fix="use an integer >= 1 (1 applies the term on every D step)")
         self.loss = None if loss is None else get_loss(loss)
 
     def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor) -> Tensor:

@@ -41,14 +41,13 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 from torch import Tensor, nn
 
 from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
 from datgan_lightning.augmentations.diffaugment import DiffAugment
+from datgan_lightning.checks import number, require
 from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import logits
 
@@ -60,18 +59,9 @@ def _augmentation(augmentation: Augmentation | dict[str, Any] | None, name: str)
         return DiffAugment(policy=DEFAULT_POLICY)
     if isinstance(augmentation, dict):
         augmentation = Augmentation.from_config(augmentation)
-    if not isinstance(augmentation, Augmentation):
-        raise ValueError(
-            f"{name}: augmentation={augmentation!r} is invalid; use an Augmentation from datgan_lightning.augmentations "
-            "(e.g. DiffAugment(policy='flip,translation'))."
-        )
+    fix = "use an Augmentation from datgan_lightning.augmentations (e.g. DiffAugment(policy='flip,translation'))"
+    require(isinstance(augmentation, Augmentation), f"{name}: augmentation", augmentation, fix)
     return augmentation
-
-
-def _check_weight(value: object, option: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: {option}={value!r} is invalid; use a finite number >= 0 (0 disables that half of the term).")
-    return float(value)
 
 
 class ConsistencyRegularization(Regularizer):
@@ -80,8 +70,9 @@ class ConsistencyRegularization(Regularizer):
     def __init__(self, weight_real: float, weight_fake: float, augmentation: Augmentation | dict | None, every: int) -> None:
         super().__init__(1.0, every)
         name = type(self).__name__
-        self.weight_real = _check_weight(weight_real, "weight_real", name)
-        self.weight_fake = _check_weight(weight_fake, "weight_fake", name)
+        fix = "use a finite number >= 0 (0 disables that half of the term)"
+        self.weight_real = float(number(weight_real, f"{name}: weight_real", minimum=0, fix=fix))
+        self.weight_fake = float(number(weight_fake, f"{name}: weight_fake", minimum=0, fix=fix))
         self.augmentation = _augmentation(augmentation, name)
 
     def forward(

@@ -35,12 +35,10 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 from torch import Tensor, nn
 
+from datgan_lightning.checks import number
 from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import logits, sum_over_ranks
 
@@ -63,12 +61,8 @@ class LeCam(Regularizer):
     def __init__(self, weight: float = 0.3, decay: float = 0.99, start: int = 0, every: int = 1) -> None:
         super().__init__(weight, every)
         name = type(self).__name__
-        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not math.isfinite(decay) or not 0 <= decay < 1:
-            raise ValueError(f"{name}: decay={decay!r} is invalid; use a number in [0, 1) (0.99 in the authors' StyleGAN2 code).")
-        if isinstance(start, bool) or not isinstance(start, numbers.Real) or int(start) != start or start < 0:
-            raise ValueError(f"{name}: start={start!r} is invalid; use an integer >= 0 (0 applies the term from the first D step).")
-        self.decay = float(decay)
-        self.start = int(start)
+        self.decay = float(number(decay, f"{name}: decay", minimum=0, below=1, fix="use a number in [0, 1) (0.99 in the authors' StyleGAN2 code)"))
+        self.start = number(start, f"{name}: start", integer=True, minimum=0, fix="use an integer >= 0 (0 applies the term from the first D step)")
         self.register_buffer("ema_real", torch.tensor(0.0, dtype=torch.float64))
         self.register_buffer("ema_fake", torch.tensor(0.0, dtype=torch.float64))
         self.register_buffer("steps", torch.tensor(0, dtype=torch.long))  # EMA updates since the last restart
