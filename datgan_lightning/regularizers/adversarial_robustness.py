@@ -49,10 +49,9 @@ import torch
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import POSITIONS
-from datgan_lightning.augmentations.base import AugmentedDiscriminator
 from datgan_lightning.checks import number, one_of, require
 from datgan_lightning.losses import GANLoss
-from datgan_lightning.regularizers.base import Regularizer
+from datgan_lightning.regularizers.base import AugmentedCritic, Regularizer
 from datgan_lightning.utils import full_precision, logits
 
 REDUCTIONS = ("norm", "mean_squared")
@@ -97,7 +96,7 @@ class RobustnessRegularizer(Regularizer):
     def forward(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None, d_fake: Tensor | None = None
     ) -> Tensor:
-        if isinstance(discriminator, AugmentedDiscriminator):
+        if isinstance(discriminator, AugmentedCritic):
             # D∘T draws a fresh T per call: draw it once per batch and compare through the plain D, so
             # the change measured is the eps-step's, not the difference of two random augmentations
             real, fake = discriminator.augment(real), discriminator.augment(fake)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import build_from_config, init_config
 from datgan_lightning.checks import number
 from datgan_lightning.losses import GANLoss, get_loss
+
+
+@runtime_checkable
+class AugmentedCritic(Protocol):
+    """What a regularizer needs of a critic ``D∘T`` that draws a fresh random ``T`` on every call (the GAN
+    module's augmented view of D, :class:`~datgan_lightning.augmentations.AugmentedDiscriminator`, is one).
+
+    Comparing two calls of such a critic would compare two draws of ``T``; a regularizer that compares
+    D's outputs (consistency, AR, RFM) draws ``T`` once with :meth:`augment` and runs the plain
+    :attr:`discriminator` on the result. Any object with both members qualifies (no import of the wrapper).
+    """
+
+    discriminator: nn.Module
+
+    def augment(self, x: Tensor) -> Tensor: ...
 
 
 class Regularizer(nn.Module):

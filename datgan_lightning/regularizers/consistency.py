@@ -45,10 +45,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
+from datgan_lightning.augmentations.base import Augmentation
 from datgan_lightning.augmentations.diffaugment import DiffAugment
 from datgan_lightning.checks import number, require
-from datgan_lightning.regularizers.base import Regularizer
+from datgan_lightning.regularizers.base import AugmentedCritic, Regularizer
 from datgan_lightning.utils import logits
 
 DEFAULT_POLICY = "flip,translation"  # CR/bCR on CIFAR-10: flip and shift by a few pixels
@@ -78,7 +78,7 @@ class ConsistencyRegularization(Regularizer):
     def forward(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None, d_fake: Tensor | None = None
     ) -> Tensor | float:
-        if isinstance(discriminator, AugmentedDiscriminator):  # draw the GAN's A once per batch: T(A(x)) vs A(x)
+        if isinstance(discriminator, AugmentedCritic):  # draw the GAN's A once per batch: T(A(x)) vs A(x)
             real, fake = discriminator.augment(real.detach()), discriminator.augment(fake.detach())
             discriminator, d_real, d_fake = discriminator.discriminator, None, None
         total: Tensor | float = 0.0

@@ -101,3 +101,36 @@ def test_inside_d_of_a_the_gan_augmentation_is_drawn_once():
     assert float(BCR(augmentation=Shift(0.0))(critic, REAL, REAL, stale, stale)) == 0.0
     term = BCR(weight_real=1.0, weight_fake=0.0, augmentation=Shift(1.0))(critic, REAL, FAKE, stale, None)
     torch.testing.assert_close(term, torch.tensor(9.0, dtype=torch.float64))  # w . (1, 1) = 3, whatever A drew
+
+
+def test_any_critic_with_augment_and_discriminator_is_treated_as_d_of_a():
+    """The regularizers know the augmented critic by its two members, not by the module's wrapper class:
+    a plain object with ``augment`` and ``discriminator`` gets the one-draw treatment, and an object with
+    only ``discriminator`` (LabelledDiscriminator's shape) does not."""
+    from datgan_lightning.regularizers.base import AugmentedCritic
+
+    class DuckCritic:
+        def __init__(self, discriminator):
+            self.discriminator = discriminator
+
+        def augment(self, x):
+            return x + torch.randn_like(x)
+
+        def __call__(self, x):
+            return self.discriminator(self.augment(x))
+
+    critic = DuckCritic(LinearD(W))
+    stale = torch.full((2,), 100.0, dtype=torch.float64)
+    assert isinstance(critic, AugmentedCritic) and not isinstance(LinearD(W), AugmentedCritic)
+    term = BCR(weight_real=1.0, weight_fake=0.0, augmentation=Shift(1.0))(critic, REAL, FAKE, stale, None)
+    torch.testing.assert_close(term, torch.tensor(9.0, dtype=torch.float64))  # the stale logits were not reused
+
+    class OnlyInner(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.discriminator = LinearD(W)
+
+        def forward(self, x):
+            return self.discriminator(x)
+
+    assert not isinstance(OnlyInner(), AugmentedCritic)
