@@ -6,8 +6,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
-from datgan_lightning.adversarial.base import build_from_config, init_config
+from datgan_lightning.adversarial.base import build_from_config
 from datgan_lightning.checks import number
+from datgan_lightning.init_args import RecordsInitArgs
 from datgan_lightning.losses import GANLoss, get_loss
 
 
@@ -26,7 +27,7 @@ class AugmentedCritic(Protocol):
     def augment(self, x: Tensor) -> Tensor: ...
 
 
-class Regularizer(nn.Module):
+class Regularizer(RecordsInitArgs, nn.Module):
     """A term added to D's loss: ``regularizer(D, real, fake, d_real, d_fake) -> weighted scalar``.
 
     D minimises ``loss.discriminator_loss(d_real, d_fake) + sum of its regularizers``. The
@@ -68,10 +69,6 @@ class Regularizer(nn.Module):
                 "or use it inside a GAN module, which sets its own loss."
             )
         return self.loss
-
-    def config(self) -> dict[str, Any]:
-        """``{"class_path", "init_args"}`` of this regularizer: plain data, as checkpoints and YAML configs hold it."""
-        return init_config(self)
 
     @staticmethod
     def from_config(config: dict[str, Any]) -> Regularizer:

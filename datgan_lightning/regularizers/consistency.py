@@ -36,7 +36,7 @@ Example:
     >>> _ = torch.nn.init.constant_(D.weight, 1.0)
     >>> real, fake = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.5, 0.0]])
     >>> BCR(weight_real=1.0, weight_fake=2.0, augmentation=Negate())(D, real, fake)  # (−3 − 3)² + 2·(−0.5 − 0.5)²
-    tensor(38., grad_fn=<AddBackward0>)
+    tensor(38., grad_fn=<MulBackward0>)
 """
 
 from __future__ import annotations
@@ -65,10 +65,13 @@ def _augmentation(augmentation: Augmentation | dict[str, Any] | None, name: str)
 
 
 class ConsistencyRegularization(Regularizer):
-    """``Σ_positions λ_pos · mean (D(T(x)) − D(x))²``: the common form of :class:`BCR` and :class:`CR`."""
+    """``weight · Σ_positions λ_pos · mean (D(T(x)) − D(x))²``: the common form of :class:`BCR` (``weight = 1``)
+    and :class:`CR` (``λ_real = 1``, ``λ_fake = 0``, its λ as ``weight``)."""
 
-    def __init__(self, weight_real: float, weight_fake: float, augmentation: Augmentation | dict | None, every: int) -> None:
-        super().__init__(1.0, every)
+    def __init__(
+        self, weight_real: float, weight_fake: float, augmentation: Augmentation | dict | None, every: int, weight: float = 1.0
+    ) -> None:
+        super().__init__(weight, every)
         name = type(self).__name__
         fix = "use a finite number >= 0 (0 disables that half of the term)"
         self.weight_real = float(number(weight_real, f"{name}: weight_real", minimum=0, fix=fix))
@@ -88,12 +91,7 @@ class ConsistencyRegularization(Regularizer):
             d_x = logits(discriminator, x) if d_x is None else d_x.reshape(len(x), -1)[:, 0]
             d_augmented = logits(discriminator, self.augmentation(x.detach()))
             total = total + weight * (d_augmented - d_x).pow(2).mean()
-        return total
-
-    def config(self) -> dict[str, Any]:
-        config = super().config()
-        config["init_args"]["augmentation"] = self.augmentation.config()
-        return config
+        return self.weight * total
 
 
 class BCR(ConsistencyRegularization):
@@ -122,5 +120,4 @@ class CR(ConsistencyRegularization):
     """
 
     def __init__(self, weight: float = 10.0, augmentation: Augmentation | None = None, every: int = 1) -> None:
-        super().__init__(weight, 0.0, augmentation, every)
-        self.weight = self.weight_real
+        super().__init__(1.0, 0.0, augmentation, every, weight=weight)

@@ -78,7 +78,7 @@ def test_config_round_trip_keeps_the_augmentation():
     [
         (lambda: BCR(weight_real=-1.0), "BCR: weight_real=-1.0 is invalid; use a finite number >= 0"),
         (lambda: BCR(weight_fake=float("nan")), "BCR: weight_fake=nan is invalid"),
-        (lambda: CR(weight=-2.0), "CR: weight_real=-2.0 is invalid"),
+        (lambda: CR(weight=-2.0), r"CR: weight=-2.0 is invalid; use a finite number >= 0 \(0 disables the term\)\."),
         (lambda: BCR(augmentation="flip"), "BCR: augmentation='flip' is invalid; use an Augmentation from datgan_lightning.augmentations"),
     ],
 )
