@@ -89,25 +89,28 @@ class AdaptiveAugment(DiffAugment):
         self.register_buffer("r_t", torch.tensor(float("nan"), dtype=torch.float64))  # at the last adjustment
 
     def current_probability(self) -> float:
+        """``p`` read on the host: one device sync per augmented batch (``forward`` skips all work at
+        ``p = 0`` and the per-sample draw at ``p = 1``); :meth:`observe` itself never syncs."""
         return float(self.p)
 
     @torch.no_grad()
     def observe(self, d_real: Tensor) -> None:
-        """Accumulate ``sign(d_real)``; every ``interval`` calls set ``r_t`` and move ``p``."""
+        """Accumulate ``sign(d_real)``; every ``interval`` calls set ``r_t`` and move ``p``.
+
+        Tensor operations only (the interval's end is a ``torch.where``, not a Python branch on a
+        device value), so a D step does not wait for the device here."""
         # summed over data-parallel ranks: r_t is the global batch's, as ADA accumulates it across GPUs
         signs, count = sum_over_ranks(torch.stack([d_real.detach().sign().sum().double(), d_real.new_tensor(d_real.numel(), dtype=torch.float64)]))
         self.sign_sum += signs
-        self.count += count.to(self.count.dtype)  # a tensor op: no host sync per D step
+        self.count += count.to(self.count.dtype)
         self.steps += 1
-        if int(self.steps) < self.interval:
-            return
+        due = self.steps >= self.interval
         r_t = self.sign_sum / self.count.clamp_min(1)
         adjust = torch.sign(r_t - self.target) * self.count / self.speed
-        self.p.copy_((self.p + adjust).clamp(0.0, 1.0))
-        self.r_t.copy_(r_t)
-        self.sign_sum.zero_()
-        self.count.zero_()
-        self.steps.zero_()
+        self.p.copy_(torch.where(due, (self.p + adjust).clamp(0.0, 1.0), self.p))
+        self.r_t.copy_(torch.where(due, r_t, self.r_t))
+        for total in (self.sign_sum, self.count, self.steps):
+            total.copy_(torch.where(due, torch.zeros_like(total), total))
 
     def log_values(self) -> dict[str, float]:
         """What a logger should record: the current ``p`` and the ``r_t`` of the last adjustment (nan before)."""
