@@ -22,7 +22,7 @@ from torch.nn.utils import parametrize
 
 from datgan_lightning.nets.base import Discriminator, Generator, check_labels
 from datgan_lightning.nets.conditional.batchnorm import ConditionalBatchNorm2d
-from datgan_lightning.nets.layers import pooled_features, sn, xavier
+from datgan_lightning.nets.layers import sn, xavier
 from datgan_lightning.nets.sngan.base import ResNetDiscriminator
 
 
