@@ -88,10 +88,10 @@ def table(results: dict, iterations: list[int]) -> str:
 
 def scatter_grid(path: Path, samples: dict, iterations: list[int], std: float) -> None:
     from datgan_lightning.data import nine_gaussians
-    from datgan_lightning.plots import plt, scatter_mixture
+    from datgan_lightning.plots import figure, scatter_mixture
 
     rows = [(m, k) for m in MIXTURES for k in METHODS if (m, k) in samples]
-    fig, axes = plt.subplots(len(rows), len(iterations), figsize=(2.2 * len(iterations), 2.2 * len(rows)), dpi=110, squeeze=False)
+    fig, axes = figure(len(rows), len(iterations), figsize=(2.2 * len(iterations), 2.2 * len(rows)), dpi=110)
     for r, (mixture, method) in enumerate(rows):
         means, _ = nine_gaussians(mixture)
         for c, it in enumerate(iterations):
@@ -99,7 +99,6 @@ def scatter_grid(path: Path, samples: dict, iterations: list[int], std: float) -
             scatter_mixture(axes[r][c], samples[(mixture, method)][it], means, std, f"{mixture} {name} {it}")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -176,9 +176,9 @@ def comparison_table(runs: list[Run], plot_at: Sequence[int]) -> str:
 
 def comparison_figure(runs: list[Run], iteration: int):
     """The runs' scatter plots at ``iteration``, side by side over the true modes; returns the Figure."""
-    from datgan_lightning.plots import plt, scatter_mixture
+    from datgan_lightning.plots import figure, scatter_mixture
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(3.0 * len(runs), 3.3), dpi=100, squeeze=False)
+    fig, axes = figure(1, len(runs), figsize=(3.0 * len(runs), 3.3), dpi=100)
     for ax, run in zip(axes[0], runs):
         (score,) = [h for h in run.history if h["generator_iterations"] == iteration]
         title = f"{run.name}: {score['modes']}/9 modes, KL {score['kl']:.3f}"
@@ -194,15 +194,6 @@ def figure_caption(output: dict, iteration: int) -> str:
     """What the reader needs to judge the panels: the mixture's column weights, its std, seed and iteration."""
     columns = " / ".join(f"{w:.0%}" for w in output["weights"].reshape(3, -1).sum(1).tolist())
     return f"{output['mixture']} mixture (columns {columns}), std {output['std']:g}, seed {output['seed']}, iteration {iteration}"
-
-
-def save_figure(fig, path: Path) -> Path:
-    from datgan_lightning.plots import plt
-    from datgan_lightning.utils import write_atomically
-
-    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
-    return path
 
 
 # ------------------------------------------------------------------ options
@@ -281,6 +272,8 @@ def compare(args: argparse.Namespace) -> dict:
             run.name = run.config.stem
     table = comparison_table(runs, args.plot_at)
     (run_dir / "comparison.md").write_text(table + "\n")
+    from datgan_lightning.plots import save_figure
+
     figure = comparison_figure(runs, args.iterations)
     figure_path = save_figure(figure, run_dir / "comparison.png")
     print(f"\n{table}\n\nwall time {seconds:.0f} s")

@@ -38,13 +38,11 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 from torch import Tensor
 
-from datgan_lightning.augmentations.diffaugment import DiffAugment, _real_in
+from datgan_lightning.augmentations.diffaugment import DiffAugment
+from datgan_lightning.checks import number
 from datgan_lightning.utils import sum_over_ranks
 
 
@@ -79,19 +77,11 @@ class AdaptiveAugment(DiffAugment):
     ) -> None:
         super().__init__(policy, 1.0, translation, cutout)
         name = type(self).__name__
-        if not _real_in(target, 0.0, 1.0):
-            raise ValueError(f"{name}: target={target!r} is invalid; use a number in [0, 1] (ADA: 0.6).")
-        if isinstance(speed, bool) or not isinstance(speed, numbers.Real) or not math.isfinite(speed) or speed <= 0:
-            raise ValueError(f"{name}: speed={speed!r} is invalid; use a number of images > 0 (ADA: 500000).")
-        if isinstance(interval, bool) or not isinstance(interval, numbers.Real) or int(interval) != interval or interval < 1:
-            raise ValueError(f"{name}: interval={interval!r} is invalid; use an integer >= 1 (ADA: 4).")
-        if not _real_in(p_init, 0.0, 1.0):
-            raise ValueError(f"{name}: p_init={p_init!r} is invalid; use a probability in [0, 1] (ADA: 0).")
+        self.target = float(number(target, f"{name}: target", minimum=0, maximum=1, fix="use a number in [0, 1] (ADA: 0.6)"))
+        self.speed = float(number(speed, f"{name}: speed", above=0, fix="use a number of images > 0 (ADA: 500000)"))
+        self.interval = number(interval, f"{name}: interval", integer=True, minimum=1, fix="use an integer >= 1 (ADA: 4)")
+        self.p_init = float(number(p_init, f"{name}: p_init", minimum=0, maximum=1, fix="use a probability in [0, 1] (ADA: 0)"))
         del self.probability  # p is the buffer below
-        self.target = float(target)
-        self.speed = float(speed)
-        self.interval = int(interval)
-        self.p_init = float(p_init)
         self.register_buffer("p", torch.tensor(self.p_init, dtype=torch.float64))
         self.register_buffer("sign_sum", torch.tensor(0.0, dtype=torch.float64))  # sum of sign(D(x_real)) this interval
         self.register_buffer("count", torch.tensor(0, dtype=torch.long))  # real logits observed this interval
@@ -99,25 +89,28 @@ class AdaptiveAugment(DiffAugment):
         self.register_buffer("r_t", torch.tensor(float("nan"), dtype=torch.float64))  # at the last adjustment
 
     def current_probability(self) -> float:
+        """``p`` read on the host: one device sync per augmented batch (``forward`` skips all work at
+        ``p = 0`` and the per-sample draw at ``p = 1``); :meth:`observe` itself never syncs."""
         return float(self.p)
 
     @torch.no_grad()
     def observe(self, d_real: Tensor) -> None:
-        """Accumulate ``sign(d_real)``; every ``interval`` calls set ``r_t`` and move ``p``."""
+        """Accumulate ``sign(d_real)``; every ``interval`` calls set ``r_t`` and move ``p``.
+
+        Tensor operations only (the interval's end is a ``torch.where``, not a Python branch on a
+        device value), so a D step does not wait for the device here."""
         # summed over data-parallel ranks: r_t is the global batch's, as ADA accumulates it across GPUs
         signs, count = sum_over_ranks(torch.stack([d_real.detach().sign().sum().double(), d_real.new_tensor(d_real.numel(), dtype=torch.float64)]))
         self.sign_sum += signs
-        self.count += count.to(self.count.dtype)  # a tensor op: no host sync per D step
+        self.count += count.to(self.count.dtype)
         self.steps += 1
-        if int(self.steps) < self.interval:
-            return
+        due = self.steps >= self.interval
         r_t = self.sign_sum / self.count.clamp_min(1)
         adjust = torch.sign(r_t - self.target) * self.count / self.speed
-        self.p.copy_((self.p + adjust).clamp(0.0, 1.0))
-        self.r_t.copy_(r_t)
-        self.sign_sum.zero_()
-        self.count.zero_()
-        self.steps.zero_()
+        self.p.copy_(torch.where(due, (self.p + adjust).clamp(0.0, 1.0), self.p))
+        self.r_t.copy_(torch.where(due, r_t, self.r_t))
+        for total in (self.sign_sum, self.count, self.steps):
+            total.copy_(torch.where(due, torch.zeros_like(total), total))
 
     def log_values(self) -> dict[str, float]:
         """What a logger should record: the current ``p`` and the ``r_t`` of the last adjustment (nan before)."""

@@ -7,10 +7,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from datgan_lightning.adversarial.base import build_from_config, init_config
+from datgan_lightning.adversarial.base import build_from_config
+from datgan_lightning.init_args import RecordsInitArgs
 
 
-class Augmentation(nn.Module):
+class Augmentation(RecordsInitArgs, nn.Module):
     """A differentiable, per-sample random transform ``T`` of a batch of images in [-1, 1].
 
     The GAN module trains with ``D∘T``: every image D sees in its loss, real and fake, in the D step
@@ -29,10 +30,6 @@ class Augmentation(nn.Module):
     def observe(self, d_real: Tensor) -> None:
         """Called with D's logits on the (augmented) real batch after each D loss; adaptive
         augmentations (ADA's overfitting heuristic) update their state here. Default: nothing."""
-
-    def config(self) -> dict[str, Any]:
-        """``{"class_path", "init_args"}``: plain data, as checkpoints and YAML configs hold it."""
-        return init_config(self)
 
     @staticmethod
     def from_config(config: dict[str, Any]) -> Augmentation:

@@ -47,13 +47,11 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 from torch import Tensor
 
 from datgan_lightning.augmentations.base import Augmentation
+from datgan_lightning.checks import number, require
 
 POLICIES = {
     "color": ("brightness", "saturation", "contrast"),
@@ -126,10 +124,6 @@ def flip(x: Tensor) -> Tensor:
     return torch.where(chosen.view(-1, 1, 1, 1), x.flip(3), x)
 
 
-def _real_in(value: object, low: float, high: float) -> bool:
-    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) and low <= value <= high
-
-
 class DiffAugment(Augmentation):
     """DiffAugment's differentiable ops, per sample, each applied with probability ``probability``.
 
@@ -148,17 +142,13 @@ class DiffAugment(Augmentation):
         super().__init__()
         name = type(self).__name__
         groups = [g.strip() for g in policy.split(",")] if isinstance(policy, str) else []
-        if not groups or any(g not in POLICIES for g in groups):
-            raise ValueError(f"{name}: policy={policy!r} is invalid; use a comma-separated list of {tuple(POLICIES)}, e.g. 'color,translation,cutout'.")
-        if not _real_in(probability, 0.0, 1.0):
-            raise ValueError(f"{name}: probability={probability!r} is invalid; use a number in [0, 1] (1 always augments, 0 never).")
-        for option, value in (("translation", translation), ("cutout", cutout)):
-            if not _real_in(value, 0.0, 1.0):
-                raise ValueError(f"{name}: {option}={value!r} is invalid; use a fraction of the image side in [0, 1].")
+        fix = f"use a comma-separated list of {tuple(POLICIES)}, e.g. 'color,translation,cutout'"
+        require(bool(groups) and all(g in POLICIES for g in groups), f"{name}: policy", policy, fix)
+        fraction = "use a fraction of the image side in [0, 1]"
+        self.probability = float(number(probability, f"{name}: probability", minimum=0, maximum=1, fix="use a number in [0, 1] (1 always augments, 0 never)"))
+        self.translation = float(number(translation, f"{name}: translation", minimum=0, maximum=1, fix=fraction))
+        self.cutout = float(number(cutout, f"{name}: cutout", minimum=0, maximum=1, fix=fraction))
         self.policy = ",".join(groups)
-        self.probability = float(probability)
-        self.translation = float(translation)
-        self.cutout = float(cutout)
         self.ops = [op for g in groups for op in POLICIES[g]]
 
     def current_probability(self) -> float:

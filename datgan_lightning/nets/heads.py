@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datgan_lightning.nets.sngan.resblocks import sn, xavier
+from datgan_lightning.nets.layers import sn, xavier
 
 
 def rotate_quarters(images: Tensor) -> tuple[Tensor, Tensor]:

@@ -13,9 +13,9 @@ The ``ASGAN`` module is the AS-GAN paper's own scheme (reals only, a second D up
 """
 
 from datgan_lightning.regularizers.adversarial_robustness import AR, RFM, RobustnessRegularizer
-from datgan_lightning.regularizers.base import Regularizer
+from datgan_lightning.regularizers.base import AugmentedCritic, Regularizer
 from datgan_lightning.regularizers.consistency import BCR, CR, ConsistencyRegularization
 from datgan_lightning.regularizers.gradient_penalty import GP, LP, R1, R2, GradientPenalty, ZeroGP
 from datgan_lightning.regularizers.lecam import LeCam
 
-__all__ = ["AR", "GP", "LP", "R1", "R2", "RFM", "GradientPenalty", "Regularizer", "RobustnessRegularizer", "ZeroGP", "BCR", "CR", "ConsistencyRegularization", "LeCam"]
+__all__ = ["AR", "AugmentedCritic", "GP", "LP", "R1", "R2", "RFM", "GradientPenalty", "Regularizer", "RobustnessRegularizer", "ZeroGP", "BCR", "CR", "ConsistencyRegularization", "LeCam"]

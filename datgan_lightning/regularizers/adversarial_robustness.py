@@ -43,17 +43,15 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import POSITIONS
-from datgan_lightning.augmentations.base import AugmentedDiscriminator
+from datgan_lightning.checks import number, one_of, require
 from datgan_lightning.losses import GANLoss
-from datgan_lightning.regularizers.base import Regularizer
+from datgan_lightning.regularizers.base import AugmentedCritic, Regularizer
 from datgan_lightning.utils import full_precision, logits
 
 REDUCTIONS = ("norm", "mean_squared")
@@ -84,17 +82,12 @@ class RobustnessRegularizer(Regularizer):
     ) -> None:
         super().__init__(weight, every, loss)
         name = type(self).__name__
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or eps < 0:
-            raise ValueError(f"{name}: eps={eps!r} is invalid; use a finite number >= 0.")
+        self.eps = float(number(eps, f"{name}: eps", minimum=0))
         if isinstance(positions, str):
             positions = (positions,)
-        if not positions or any(p not in POSITIONS for p in positions):
-            raise ValueError(f"{name}: positions={tuple(positions)!r} is invalid; use a non-empty subset of {POSITIONS}.")
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{name}: reduction={reduction!r} is unknown; use one of {REDUCTIONS}.")
-        self.eps = float(eps)
+        require(bool(positions) and all(p in POSITIONS for p in positions), f"{name}: positions", tuple(positions), f"use a non-empty subset of {POSITIONS}")
         self.positions = tuple(p for p in POSITIONS if p in positions)
-        self.reduction = reduction
+        self.reduction = one_of(reduction, f"{name}: reduction", REDUCTIONS)
 
     @property
     def requires_loss(self) -> bool:
@@ -103,7 +96,7 @@ class RobustnessRegularizer(Regularizer):
     def forward(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None, d_fake: Tensor | None = None
     ) -> Tensor:
-        if isinstance(discriminator, AugmentedDiscriminator):
+        if isinstance(discriminator, AugmentedCritic):
             # D∘T draws a fresh T per call: draw it once per batch and compare through the plain D, so
             # the change measured is the eps-step's, not the difference of two random augmentations
             real, fake = discriminator.augment(real), discriminator.augment(fake)

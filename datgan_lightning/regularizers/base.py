@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
-from datgan_lightning.adversarial.base import build_from_config, init_config
+from datgan_lightning.adversarial.base import build_from_config
+from datgan_lightning.checks import number
+from datgan_lightning.init_args import RecordsInitArgs
 from datgan_lightning.losses import GANLoss, get_loss
 
 
-class Regularizer(nn.Module):
+@runtime_checkable
+class AugmentedCritic(Protocol):
+    """What a regularizer needs of a critic ``D∘T`` that draws a fresh random ``T`` on every call (the GAN
+    module's augmented view of D, :class:`~datgan_lightning.augmentations.AugmentedDiscriminator`, is one).
+
+    Comparing two calls of such a critic would compare two draws of ``T``; a regularizer that compares
+    D's outputs (consistency, AR, RFM) draws ``T`` once with :meth:`augment` and runs the plain
+    :attr:`discriminator` on the result. Any object with both members qualifies (no import of the wrapper).
+    """
+
+    discriminator: nn.Module
+
+    def augment(self, x: Tensor) -> Tensor: ...
+
+
+class Regularizer(RecordsInitArgs, nn.Module):
     """A term added to D's loss: ``regularizer(D, real, fake, d_real, d_fake) -> weighted scalar``.
 
     D minimises ``loss.discriminator_loss(d_real, d_fake) + sum of its regularizers``. The
@@ -35,12 +50,8 @@ class Regularizer(nn.Module):
     def __init__(self, weight: float, every: int = 1, loss: str | GANLoss | None = None) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"{name}: weight={weight!r} is invalid; use a finite number >= 0 (0 disables the term).")
-        if isinstance(every, bool) or not isinstance(every, numbers.Real) or int(every) != every or every < 1:
-            raise ValueError(f"{name}: every={every!r} is invalid; use an integer >= 1 (1 applies the term on every D step).")
-        self.weight = float(weight)
-        self.every = int(every)
+        self.weight = float(number(weight, f"{name}: weight", minimum=0, fix="use a finite number >= 0 (0 disables the term)"))
+        self.every = number(every, f"{name}: every", integer=True, minimum=1, fix="use an integer >= 1 (1 applies the term on every D step)")
         self.loss = None if loss is None else get_loss(loss)
 
     def forward(self, discriminator: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor, d_fake: Tensor) -> Tensor:
@@ -58,10 +69,6 @@ class Regularizer(nn.Module):
                 "or use it inside a GAN module, which sets its own loss."
             )
         return self.loss
-
-    def config(self) -> dict[str, Any]:
-        """``{"class_path", "init_args"}`` of this regularizer: plain data, as checkpoints and YAML configs hold it."""
-        return init_config(self)
 
     @staticmethod
     def from_config(config: dict[str, Any]) -> Regularizer:

@@ -36,20 +36,19 @@ Example:
     >>> _ = torch.nn.init.constant_(D.weight, 1.0)
     >>> real, fake = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.5, 0.0]])
     >>> BCR(weight_real=1.0, weight_fake=2.0, augmentation=Negate())(D, real, fake)  # (−3 − 3)² + 2·(−0.5 − 0.5)²
-    tensor(38., grad_fn=<AddBackward0>)
+    tensor(38., grad_fn=<MulBackward0>)
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 from torch import Tensor, nn
 
-from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
+from datgan_lightning.augmentations.base import Augmentation
 from datgan_lightning.augmentations.diffaugment import DiffAugment
-from datgan_lightning.regularizers.base import Regularizer
+from datgan_lightning.checks import number, require
+from datgan_lightning.regularizers.base import AugmentedCritic, Regularizer
 from datgan_lightning.utils import logits
 
 DEFAULT_POLICY = "flip,translation"  # CR/bCR on CIFAR-10: flip and shift by a few pixels
@@ -60,34 +59,29 @@ def _augmentation(augmentation: Augmentation | dict[str, Any] | None, name: str)
         return DiffAugment(policy=DEFAULT_POLICY)
     if isinstance(augmentation, dict):
         augmentation = Augmentation.from_config(augmentation)
-    if not isinstance(augmentation, Augmentation):
-        raise ValueError(
-            f"{name}: augmentation={augmentation!r} is invalid; use an Augmentation from datgan_lightning.augmentations "
-            "(e.g. DiffAugment(policy='flip,translation'))."
-        )
+    fix = "use an Augmentation from datgan_lightning.augmentations (e.g. DiffAugment(policy='flip,translation'))"
+    require(isinstance(augmentation, Augmentation), f"{name}: augmentation", augmentation, fix)
     return augmentation
 
 
-def _check_weight(value: object, option: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: {option}={value!r} is invalid; use a finite number >= 0 (0 disables that half of the term).")
-    return float(value)
-
-
 class ConsistencyRegularization(Regularizer):
-    """``Σ_positions λ_pos · mean (D(T(x)) − D(x))²``: the common form of :class:`BCR` and :class:`CR`."""
+    """``weight · Σ_positions λ_pos · mean (D(T(x)) − D(x))²``: the common form of :class:`BCR` (``weight = 1``)
+    and :class:`CR` (``λ_real = 1``, ``λ_fake = 0``, its λ as ``weight``)."""
 
-    def __init__(self, weight_real: float, weight_fake: float, augmentation: Augmentation | dict | None, every: int) -> None:
-        super().__init__(1.0, every)
+    def __init__(
+        self, weight_real: float, weight_fake: float, augmentation: Augmentation | dict | None, every: int, weight: float = 1.0
+    ) -> None:
+        super().__init__(weight, every)
         name = type(self).__name__
-        self.weight_real = _check_weight(weight_real, "weight_real", name)
-        self.weight_fake = _check_weight(weight_fake, "weight_fake", name)
+        fix = "use a finite number >= 0 (0 disables that half of the term)"
+        self.weight_real = float(number(weight_real, f"{name}: weight_real", minimum=0, fix=fix))
+        self.weight_fake = float(number(weight_fake, f"{name}: weight_fake", minimum=0, fix=fix))
         self.augmentation = _augmentation(augmentation, name)
 
     def forward(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, d_real: Tensor | None = None, d_fake: Tensor | None = None
     ) -> Tensor | float:
-        if isinstance(discriminator, AugmentedDiscriminator):  # draw the GAN's A once per batch: T(A(x)) vs A(x)
+        if isinstance(discriminator, AugmentedCritic):  # draw the GAN's A once per batch: T(A(x)) vs A(x)
             real, fake = discriminator.augment(real.detach()), discriminator.augment(fake.detach())
             discriminator, d_real, d_fake = discriminator.discriminator, None, None
         total: Tensor | float = 0.0
@@ -97,12 +91,7 @@ class ConsistencyRegularization(Regularizer):
             d_x = logits(discriminator, x) if d_x is None else d_x.reshape(len(x), -1)[:, 0]
             d_augmented = logits(discriminator, self.augmentation(x.detach()))
             total = total + weight * (d_augmented - d_x).pow(2).mean()
-        return total
-
-    def config(self) -> dict[str, Any]:
-        config = super().config()
-        config["init_args"]["augmentation"] = self.augmentation.config()
-        return config
+        return self.weight * total
 
 
 class BCR(ConsistencyRegularization):
@@ -131,5 +120,4 @@ class CR(ConsistencyRegularization):
     """
 
     def __init__(self, weight: float = 10.0, augmentation: Augmentation | None = None, every: int = 1) -> None:
-        super().__init__(weight, 0.0, augmentation, every)
-        self.weight = self.weight_real
+        super().__init__(1.0, 0.0, augmentation, every, weight=weight)

@@ -44,12 +44,10 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 from torch import Tensor, nn
 
+from datgan_lightning.checks import number, one_of
 from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import logits
 
@@ -72,12 +70,8 @@ class GradientPenalty(Regularizer):
     ) -> None:
         super().__init__(weight, every)
         name = type(self).__name__
-        if at not in AT:
-            raise ValueError(f"{name}: at={at!r} is unknown; use one of {AT}.")
-        if isinstance(center, bool) or not isinstance(center, numbers.Real) or not math.isfinite(center) or center < 0:
-            raise ValueError(f"{name}: center={center!r} is invalid; use a finite number >= 0 (1 for GP and LP, 0 for 0-GP).")
-        self.at = at
-        self.center = float(center)
+        self.at = one_of(at, f"{name}: at", AT)
+        self.center = float(number(center, f"{name}: center", minimum=0, fix="use a finite number >= 0 (1 for GP and LP, 0 for 0-GP)"))
         self.one_sided = bool(one_sided)
 
     def forward(

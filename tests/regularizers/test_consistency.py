@@ -78,7 +78,7 @@ def test_config_round_trip_keeps_the_augmentation():
     [
         (lambda: BCR(weight_real=-1.0), "BCR: weight_real=-1.0 is invalid; use a finite number >= 0"),
         (lambda: BCR(weight_fake=float("nan")), "BCR: weight_fake=nan is invalid"),
-        (lambda: CR(weight=-2.0), "CR: weight_real=-2.0 is invalid"),
+        (lambda: CR(weight=-2.0), r"CR: weight=-2.0 is invalid; use a finite number >= 0 \(0 disables the term\)\."),
         (lambda: BCR(augmentation="flip"), "BCR: augmentation='flip' is invalid; use an Augmentation from datgan_lightning.augmentations"),
     ],
 )
@@ -101,3 +101,36 @@ def test_inside_d_of_a_the_gan_augmentation_is_drawn_once():
     assert float(BCR(augmentation=Shift(0.0))(critic, REAL, REAL, stale, stale)) == 0.0
     term = BCR(weight_real=1.0, weight_fake=0.0, augmentation=Shift(1.0))(critic, REAL, FAKE, stale, None)
     torch.testing.assert_close(term, torch.tensor(9.0, dtype=torch.float64))  # w . (1, 1) = 3, whatever A drew
+
+
+def test_any_critic_with_augment_and_discriminator_is_treated_as_d_of_a():
+    """The regularizers know the augmented critic by its two members, not by the module's wrapper class:
+    a plain object with ``augment`` and ``discriminator`` gets the one-draw treatment, and an object with
+    only ``discriminator`` (LabelledDiscriminator's shape) does not."""
+    from datgan_lightning.regularizers.base import AugmentedCritic
+
+    class DuckCritic:
+        def __init__(self, discriminator):
+            self.discriminator = discriminator
+
+        def augment(self, x):
+            return x + torch.randn_like(x)
+
+        def __call__(self, x):
+            return self.discriminator(self.augment(x))
+
+    critic = DuckCritic(LinearD(W))
+    stale = torch.full((2,), 100.0, dtype=torch.float64)
+    assert isinstance(critic, AugmentedCritic) and not isinstance(LinearD(W), AugmentedCritic)
+    term = BCR(weight_real=1.0, weight_fake=0.0, augmentation=Shift(1.0))(critic, REAL, FAKE, stale, None)
+    torch.testing.assert_close(term, torch.tensor(9.0, dtype=torch.float64))  # the stale logits were not reused
+
+    class OnlyInner(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.discriminator = LinearD(W)
+
+        def forward(self, x):
+            return self.discriminator(x)
+
+    assert not isinstance(OnlyInner(), AugmentedCritic)

@@ -59,7 +59,7 @@ def test_anchors_are_checkpointed_buffers_and_config_round_trips():
     assert set(state) == {"ema_real", "ema_fake", "steps", "calls"}
     back = Regularizer.from_config(lecam.config())
     assert back.config() == lecam.config() == {"class_path": "datgan_lightning.regularizers.lecam.LeCam",
-                                                "init_args": {"weight": 0.1, "decay": 0.5, "start": 3, "every": 2}}  # fmt: skip
+                                                "init_args": {"weight": 0.1, "decay": 0.5, "start": 3, "every": 2, "warmup": "restart", "delay": 0}}  # fmt: skip
     back.load_state_dict(state)
     assert [float(a) for a in back.anchors] == [1.0, 2.0] and int(back.calls) == 1
 
@@ -88,3 +88,93 @@ def test_anchors_are_the_global_batch_means_under_data_parallelism(monkeypatch):
     lecam.update(torch.ones(4), torch.zeros(4))  # this rank: means 1 and 0; global: (4 + 12)/8 = 2, -4/8 = -0.5
     anchor_real, anchor_fake = lecam.anchors
     assert float(anchor_real) == 2.0 and float(anchor_fake) == -0.5
+
+
+def _calls(lecam, batches):
+    """Terms and anchors after each call on ``(real logits, fake logits)`` batches."""
+    out = []
+    for real, fake in batches:
+        term = lecam(None, None, None, torch.tensor(real, dtype=torch.float64), torch.tensor(fake, dtype=torch.float64))
+        out.append((float(term), [float(a) for a in lecam.anchors]))
+    return out
+
+
+BATCHES = [([4.0], [-4.0]), ([2.0], [0.0]), ([0.0], [2.0]), ([3.0], [-1.0])]
+
+
+def test_continue_warm_up_by_hand():
+    """decay 0.5, start 2, delay 1: calls 1-2 track the batch means, call 3 continues a plain EMA from them
+    with the term still off, call 4 is the first with the term."""
+    steps = _calls(LeCam(weight=1.0, decay=0.5, start=2, delay=1, warmup="continue"), BATCHES)
+    assert steps[0] == (0.0, [4.0, -4.0]) and steps[1] == (0.0, [2.0, 0.0])
+    assert steps[2] == (0.0, [1.0, 1.0])  # 0.5*2 + 0.5*0, 0.5*0 + 0.5*2: not restarted, not debiased
+    assert steps[3] == (18.0, [2.0, 0.0])  # anchors 0.5*1 + 0.5*3, 0.5*1 - 0.5*1; relu(3 - 0)^2 + relu(2 + 1)^2
+    no_warm_up = _calls(LeCam(weight=1.0, decay=0.5, warmup="continue"), BATCHES[:2])  # start 0: the first means seed the EMA
+    assert no_warm_up[0] == (128.0, [4.0, -4.0]) and no_warm_up[1][1] == [3.0, -2.0]  # term: relu(2 + 2)^2 + relu(3 - 0)^2
+    assert no_warm_up[1][0] == 25.0
+
+
+def test_restart_warm_up_by_hand():
+    """The same batches with the default warm-up: the EMA restarts after the warm-up and is debiased."""
+    steps = _calls(LeCam(weight=1.0, decay=0.5, start=2, delay=1), BATCHES)
+    assert steps[1] == (0.0, [2.0, 0.0])
+    # call 3: e_R = 0.5*(0.5*2) + 0.5*0 = 0.5, e_F = 0.5*0 + 0.5*2 = 1, debiased by 1 - 0.5^2
+    assert steps[2][0] == 0.0 and steps[2][1] == pytest.approx([0.5 / 0.75, 1 / 0.75])
+    # call 4: e_R = 0.25 + 1.5 = 1.75, e_F = 0.5 - 0.5 = 0, debiased by 1 - 0.5^3
+    assert steps[3][0] == pytest.approx(18.0) and steps[3][1] == pytest.approx([2.0, 0.0])
+    third = BATCHES[:2] + [([3.0], [-1.0])]  # call 3: e_R = 0.5*1 + 0.5*3 = 2, e_F = -0.5; debiased by 0.75: 8/3, -2/3
+    assert _calls(LeCam(weight=1.0, decay=0.5, start=2, delay=1), third)[2][0] == 0.0
+    no_delay = _calls(LeCam(weight=1.0, decay=0.5, start=2), third)  # on at call start + 1 = 3
+    assert no_delay[2][0] == pytest.approx((3 + 2 / 3) ** 2 + (8 / 3 + 1) ** 2)
+
+
+class ReferenceEMA:
+    """The references' EMA, stated independently: google/lecam-gan third_party/utils.py ``ema_losses`` and
+    StudioGAN's ``LeCamEMA`` (``decay = 0`` while ``itr < start_itr``; plain EMA after)."""
+
+    def __init__(self, decay, start_itr, init=1000.0):
+        self.D_real = self.D_fake = init
+        self.decay, self.start_itr = decay, start_itr
+
+    def update(self, cur, mode, itr):
+        decay = 0.0 if itr < self.start_itr else self.decay
+        setattr(self, mode, getattr(self, mode) * decay + cur * (1 - decay))
+
+
+def _reference_terms(decay, start_itr, n_dis, iterations, first_itr, batches, lc):
+    """Per D step: the references' training loop (BigGAN: ``itr`` from 1; StudioGAN: ``step`` from 0)."""
+    ema, terms, batch = ReferenceEMA(decay, start_itr), [], iter(batches)
+    for itr in range(first_itr, first_itr + iterations):
+        for _ in range(n_dis):
+            real, fake = next(batch)
+            ema.update(real.mean().item(), "D_real", itr)
+            ema.update(fake.mean().item(), "D_fake", itr)
+            on = itr > start_itr
+            reg = (torch.relu(real - ema.D_fake).pow(2).mean() + torch.relu(ema.D_real - fake).pow(2).mean()) * lc if on else 0.0
+            terms.append(float(reg))
+    return terms
+
+
+@pytest.mark.parametrize(
+    "name, decay, first_itr, start_for",
+    [("biggan", 0.9, 1, lambda s, k: (s - 1) * k), ("studiogan", 0.99, 0, lambda s, k: s * k)],
+)
+def test_continue_reproduces_the_references_step_by_step(name, decay, first_itr, start_for):
+    n_dis, start_itr, iterations = 3, 4, 9
+    generator = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(5, generator=generator, dtype=torch.float64) + 1, torch.randn(5, generator=generator, dtype=torch.float64) - 1)
+               for _ in range(n_dis * iterations)]  # fmt: skip
+    expected = _reference_terms(decay, start_itr, n_dis, iterations, first_itr, batches, lc=0.3)
+    lecam = LeCam(weight=0.3, decay=decay, start=start_for(start_itr, n_dis), delay=n_dis, warmup="continue")
+    got = [float(lecam(None, None, None, real, fake)) for real, fake in batches]
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert sum(t > 0 for t in expected) == n_dis * (iterations - start_itr - 1 + first_itr)  # the switch is inside the run
+    restarted = LeCam(weight=0.3, decay=decay, start=start_for(start_itr, n_dis), delay=n_dis)
+    assert [float(restarted(None, None, None, r, f)) for r, f in batches] != pytest.approx(expected, rel=1e-3)  # the other mode differs
+
+
+def test_bad_warm_up_options():
+    with pytest.raises(ValueError, match=r"^LeCam: warmup='reset' is invalid; use one of \('restart', 'continue'\)\.$"):
+        LeCam(warmup="reset")
+    with pytest.raises(ValueError, match=r"^LeCam: delay=-1 is invalid; use an integer >= 0 \(the references: n_dis\)\.$"):
+        LeCam(delay=-1)

@@ -22,8 +22,8 @@ from torch.nn.utils import parametrize
 
 from datgan_lightning.nets.base import Discriminator, Generator, check_labels
 from datgan_lightning.nets.conditional.batchnorm import ConditionalBatchNorm2d
-from datgan_lightning.nets.sngan.base import ResNetDiscriminator, pooled_features
-from datgan_lightning.nets.sngan.resblocks import sn, xavier
+from datgan_lightning.nets.layers import sn, xavier
+from datgan_lightning.nets.sngan.base import ResNetDiscriminator
 
 
 def upsample_nearest(x: Tensor) -> Tensor:

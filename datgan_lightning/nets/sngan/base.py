@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from datgan_lightning.nets.base import Discriminator, Generator
-from datgan_lightning.nets.sngan.resblocks import DBlock, DBlockOptimized, GBlock, sn, xavier
+from datgan_lightning.nets.layers import pooled_features, sn, xavier
+from datgan_lightning.nets.sngan.resblocks import DBlock, DBlockOptimized, GBlock
 
 
 class ResNetGenerator(Generator):
@@ -85,8 +86,3 @@ class ResNetDiscriminator(Discriminator):
                 f"{type(self).__name__} got input of shape {tuple(x.shape)}; it needs (N, C, H, W) images "
                 f"with H, W >= {self.min_size}."
             )
-
-
-def pooled_features(last_block_output: Tensor) -> Tensor:
-    """Mimicry's global sum pooling after the final ReLU."""
-    return F.relu(last_block_output).sum(dim=(2, 3))

@@ -13,17 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
 
-
-def xavier(module: nn.Module, gain: float) -> nn.Module:
-    nn.init.xavier_uniform_(module.weight, gain)  # biases keep PyTorch's default init, as in Mimicry
-    return module
-
-
-def sn(module: nn.Module) -> nn.Module:
-    """Spectral norm with one power iteration per training-mode forward (torch's parametrization)."""
-    return spectral_norm(module)
+from datgan_lightning.nets.layers import sn, xavier
 
 
 def upsample(x: Tensor) -> Tensor:
