@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -38,8 +39,12 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
-from torch import Tensor
+from lightning.pytorch.trainer.states import TrainerStatus
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
+from datgan_lightning.checks import require
+from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.utils import all_reduce, is_distributed
 
 STRATEGY = "gan_ddp"
@@ -149,6 +154,27 @@ def default_strategy(accelerator: Any = "auto", devices: Any = "auto", num_nodes
     return STRATEGY if processes > 1 else "auto"
 
 
+def check_attack_batch_norm(module: nn.Module) -> None:
+    """Refuse, with one sentence, a module whose perturbation attacks a discriminator with BatchNorm that
+    is not synchronised: each rank attacks its own rows, so the attack's batch statistics would be the
+    rank's share, not the global batch's (one device's). Attacks that run D in eval mode (Rob-GAN's PGD)
+    use the running statistics and are not concerned."""
+    perturbation, discriminator = getattr(module, "perturbation", None), getattr(module, "discriminator", None)
+    if perturbation is None or discriminator is None or getattr(perturbation, "eval_mode", False):
+        return
+    unsynced = sorted({type(m).__name__ for m in discriminator.modules() if isinstance(m, _BatchNorm) and not isinstance(m, nn.SyncBatchNorm)})
+    if unsynced:
+        raise ConfigurationError(
+            f"gan_ddp: the discriminator has {', '.join(unsynced)} and {type(perturbation).__name__} attacks each rank's "
+            "own rows, so its batch statistics would be the rank's share instead of the global batch; set "
+            "sync_batchnorm=True (--trainer.sync_batchnorm true) to make the attack and D's BatchNorm those of one device."
+        )
+
+
+#: DDPStrategy arguments that configure the DistributedDataParallel wrapper, which gan_ddp does not use
+_WRAPPER_OPTIONS = ("ddp_comm_state", "ddp_comm_hook", "ddp_comm_wrapper", "model_averaging_period")
+
+
 class GANDDPStrategy(DDPStrategy):
     """Lightning's DDP for manual-optimization GANs without the ``DistributedDataParallel`` wrapper:
     gradients are averaged after each backward over the parameters it used (see the module docstring).
@@ -156,14 +182,23 @@ class GANDDPStrategy(DDPStrategy):
     Args:
         broadcast_buffers: copy rank 0's buffers (BatchNorm running statistics, spectral-norm vectors)
             to every rank before each training step, as DDP does.
-        kwargs: the arguments of :class:`~lightning.pytorch.strategies.DDPStrategy` (``process_group_backend``,
-            ``timeout``, ``start_method``, ...); DDP-wrapper options (``find_unused_parameters``,
-            ``static_graph``, ...) do not apply.
+        kwargs: the arguments of :class:`~lightning.pytorch.strategies.DDPStrategy` that do not configure its
+            ``DistributedDataParallel`` wrapper (``process_group_backend``, ``timeout``, ``start_method``,
+            ``cluster_environment``, ...). The wrapper's options (``ddp_comm_hook``, ``bucket_cap_mb``,
+            ``static_graph``, ``find_unused_parameters``, ...) would have no effect and are refused.
+
+    The process group is destroyed when fit, validate or test ends, normally or on an error, so every
+    rank exits cleanly (gloo aborts a process that exits with a live group, about 1 run in 10).
     """
 
     strategy_name = STRATEGY
 
     def __init__(self, broadcast_buffers: bool = True, **kwargs: Any) -> None:
+        accepted = set(inspect.signature(DDPStrategy.__init__).parameters) - {"self", "kwargs", *_WRAPPER_OPTIONS}
+        for name in sorted(kwargs):
+            require(name in accepted, f"gan_ddp {name}", kwargs[name],
+                    "gan_ddp averages gradients itself, without the DistributedDataParallel wrapper this option "
+                    f"configures; remove it (gan_ddp takes broadcast_buffers, {', '.join(sorted(accepted))})")  # fmt: skip
         super().__init__(**kwargs)
         self.broadcast_buffers = broadcast_buffers
 
@@ -175,6 +210,7 @@ class GANDDPStrategy(DDPStrategy):
                 if type(layer) is torch.nn.SyncBatchNorm:
                     layer.__class__ = GlobalBatchNorm
         if is_distributed():
+            check_attack_batch_norm(module)
             broadcast_tensors([*module.parameters(), *module.buffers()])
 
     def training_step(self, *args: Any, **kwargs: Any) -> Any:
@@ -185,6 +221,15 @@ class GANDDPStrategy(DDPStrategy):
     def post_backward(self, closure_loss: Tensor) -> None:
         if is_distributed():
             average_gradients(self.lightning_module.parameters())
+
+    def teardown(self) -> None:
+        super().teardown()
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        trainer = getattr(self.lightning_module, "_trainer", None) if self.lightning_module is not None else None
+        if trainer is None or trainer.state.status != TrainerStatus.INTERRUPTED:
+            dist.barrier()  # no rank leaves (rank 0 hosts the rendezvous store) while another still talks to it; not on an error: the others may never come
+        dist.destroy_process_group()
 
 
 if STRATEGY not in StrategyRegistry:
