@@ -95,10 +95,26 @@ def own_rows(x: Tensor, local: int) -> Tensor:
     return torch.cat([block[rank * local : (rank + 1) * local] for block in blocks])
 
 
+_streams_restored = False
+
+
+def keep_restored_streams() -> None:
+    """Make the next :func:`seed_per_rank` leave the torch stream alone: every rank has just restored its own
+    from a checkpoint (:class:`~datgan_lightning.callbacks.ResumeState`), and reseeding would make the
+    resumed run differ from the uninterrupted one."""
+    global _streams_restored
+    _streams_restored = True
+
+
 def seed_per_rank() -> None:
     """Give each rank its own torch random stream, reproducibly: every rank draws the same number from
     the (seeded, identical) current stream and reseeds with it plus its rank. The latent noise and the
-    random draws of perturbations and regularizers then differ across ranks."""
+    random draws of perturbations and regularizers then differ across ranks. Does nothing once after
+    :func:`keep_restored_streams`."""
+    global _streams_restored
+    if _streams_restored:
+        _streams_restored = False
+        return
     common = int(torch.randint(0, 2**62, (1,)))
     torch.manual_seed(common + dist.get_rank())
 
