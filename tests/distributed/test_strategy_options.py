@@ -48,3 +48,30 @@ def test_global_means_outside_a_process_group_are_the_means():
     (mean,) = global_means(x)
     mean.backward()
     assert torch.equal(mean, x.mean()) and torch.equal(x.grad, torch.full((5,), 0.2))
+
+
+def test_only_buffers_that_can_diverge_are_resent_every_step():
+    from datgan_lightning.distributed import divergent_buffers
+    from datgan_lightning.modules import SNGAN
+
+    gan = SNGAN(ngf=4, ndf=4, ema_decay=0.9)
+    batchnorm = {id(b) for m in gan.modules() if isinstance(m, nn.BatchNorm2d) for b in m.buffers(recurse=False)}
+    resent = {id(b) for b in divergent_buffers(gan)}
+    assert resent == batchnorm  # G's and its EMA copy's BatchNorm statistics; not spectral norm's u, not the EMA count
+    assert divergent_buffers(nn.SyncBatchNorm.convert_sync_batchnorm(gan)) == []  # synchronised: identical by construction
+    old_style = nn.utils.spectral_norm(nn.Linear(2, 2))
+    own = nn.Module()
+    own.register_buffer("count", torch.zeros(()))
+    assert divergent_buffers(old_style) == [] and divergent_buffers(own) == [own.count]  # an unknown buffer is resent
+
+
+def test_copy_all_is_copy_with_or_without_the_fused_kernel(monkeypatch):
+    from datgan_lightning.distributed import copy_all
+
+    sources = [torch.randn(3), torch.randn(2, 2)]
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.delattr(torch, "_foreach_copy_")
+        targets = [torch.zeros(3), torch.zeros(2, 2)]
+        copy_all(targets, sources)
+        assert all(torch.equal(t, s) for t, s in zip(targets, sources))
