@@ -6,7 +6,8 @@ cluster scheduler reports as a failed job; before ``gan_ddp`` destroyed the grou
     python benchmarks/clean_exit.py                # 10 fits, 2 at a time, plus one failing fit
     python benchmarks/clean_exit.py --runs 2       # what the test suite runs
 
-Each fit: a tiny GAN with DAT on 2D points, 2 processes, 2 generator iterations, a checkpoint written.
+Each fit: a tiny GAN with DAT on 2D points, 2 processes, 2 generator iterations, a checkpoint written,
+then ``trainer.validate`` on the same Trainer (the process group is made again after fit destroyed it).
 Prints one line per run and a summary; exits 1 if any run ended otherwise than expected.
 """
 
@@ -48,7 +49,9 @@ def worker(out: Path, fail: bool) -> None:
     model = GAN(Points(), discriminator, n_dis=1, max_iterations=2, perturbation=DAT(eps=0.1, data_range=None))
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="gan_ddp", max_epochs=-1, logger=False, default_root_dir=out,
                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
-    trainer.fit(model, DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=4))
+    data = DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=4)
+    trainer.fit(model, data)
+    trainer.validate(model, data, verbose=False)  # a second entry point after the group was destroyed: it is made again
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[int]]:
