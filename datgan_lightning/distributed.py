@@ -12,8 +12,9 @@ contributions with D's.
 all-reduce per dtype, the gradients of the parameters that took part (those that require grad, i.e.
 the toggled optimizer's, and have a gradient), so each backward reduces only what it used; attack
 input gradients never touch it. Parameters and buffers are broadcast from rank 0 when fitting
-starts, and buffers again before every training step (DDP's ``broadcast_buffers``), so every rank
-holds rank 0's BatchNorm statistics. Each rank makes the same collectives in the same order because
+starts, and the buffers that can diverge again before every training step (DDP's ``broadcast_buffers``;
+synchronised BatchNorm's and spectral norm's are identical by construction), so every rank holds rank
+0's BatchNorm statistics. Each rank makes the same collectives in the same order because
 the GAN modules have no rank-dependent branches (see :meth:`~datgan_lightning.modules.GAN.perturb`).
 
 Semantics: with per-device batch ``b`` on ``d`` devices and ``n`` nodes the global batch is
@@ -30,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -38,8 +40,13 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
-from torch import Tensor
+from lightning.pytorch.trainer.states import TrainerStatus
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.optim.swa_utils import AveragedModel
 
+from datgan_lightning.checks import require
+from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.utils import all_reduce, is_distributed
 
 STRATEGY = "gan_ddp"
@@ -54,16 +61,15 @@ def _by_dtype(tensors: Iterable[Tensor]) -> list[list[Tensor]]:
 
 def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
     """Replace the gradient of every parameter that requires grad and has one by its mean over ranks:
-    one all-reduce of the flattened gradients per dtype. Every rank must pass the same parameters with
-    the same gradients present (true when all ranks run the same code)."""
+    one all-reduce of the flattened gradients per dtype, copied back in one fused call. Every rank must
+    pass the same parameters with the same gradients present (true when all ranks run the same code)."""
     grads = [p.grad for p in parameters if p.requires_grad and p.grad is not None]
     world = dist.get_world_size()
     for group in _by_dtype(grads):
         flat = torch.cat([g.reshape(-1) for g in group])
         dist.all_reduce(flat)
         flat /= world
-        for g, part in zip(group, flat.split([g.numel() for g in group])):
-            g.copy_(part.view_as(g))
+        copy_all(group, [part.view_as(g) for g, part in zip(group, flat.split([g.numel() for g in group]))])
 
 
 def broadcast_tensors(tensors: Iterable[Tensor], src: int = 0) -> None:
@@ -71,8 +77,37 @@ def broadcast_tensors(tensors: Iterable[Tensor], src: int = 0) -> None:
     for group in _by_dtype(t.data for t in tensors):
         flat = torch.cat([t.reshape(-1) for t in group])
         dist.broadcast(flat, src)
-        for t, part in zip(group, flat.split([t.numel() for t in group])):
-            t.copy_(part.view_as(t))
+        copy_all(group, [part.view_as(t) for t, part in zip(group, flat.split([t.numel() for t in group]))])
+
+
+def copy_all(targets: list[Tensor], sources: list[Tensor]) -> None:
+    """``t.copy_(s)`` for each pair, in one fused kernel launch per device where torch has one
+    (``torch._foreach_copy_``, private: a loop of ``copy_`` otherwise, the same result)."""
+    foreach_copy = getattr(torch, "_foreach_copy_", None)
+    if foreach_copy is None:
+        for target, source in zip(targets, sources):
+            target.copy_(source)
+        return
+    foreach_copy(targets, sources)
+
+
+def divergent_buffers(module: nn.Module) -> list[Tensor]:
+    """The buffers of ``module`` that can differ across ranks, which ``broadcast_buffers`` must resend every
+    step: all but those every rank updates identically from identical weights or global statistics,
+    i.e. the buffers of synchronised BatchNorm (SyncBatchNorm, GlobalBatchNorm: global-batch running
+    statistics), spectral norm's power-iteration vectors (``u``/``v``: from the weights alone) and an
+    EMA copy's update count. An EMA copy's BatchNorm is synchronised with G's (``sync_batchnorm``
+    converts every layer)."""
+    skipped: set[int] = set()
+    for layer in module.modules():
+        if isinstance(layer, nn.SyncBatchNorm) or type(layer).__name__ == "_SpectralNorm":  # parametrizations.spectral_norm
+            skipped.update(id(b) for b in layer.buffers(recurse=False))
+        for name, buffer in layer.named_buffers(recurse=False):
+            if name.endswith(("_u", "_v")) and hasattr(layer, name[:-2] + "_orig"):  # torch.nn.utils.spectral_norm (old style)
+                skipped.add(id(buffer))
+        if isinstance(layer, AveragedModel):  # its update count: the same on every rank
+            skipped.add(id(layer.n_averaged))
+    return [b for b in module.buffers() if id(b) not in skipped]
 
 
 def gather_batch(x: Tensor) -> Tensor:
@@ -90,10 +125,26 @@ def own_rows(x: Tensor, local: int) -> Tensor:
     return torch.cat([block[rank * local : (rank + 1) * local] for block in blocks])
 
 
+_streams_restored = False
+
+
+def keep_restored_streams() -> None:
+    """Make the next :func:`seed_per_rank` leave the torch stream alone: every rank has just restored its own
+    from a checkpoint (:class:`~datgan_lightning.callbacks.ResumeState`), and reseeding would make the
+    resumed run differ from the uninterrupted one."""
+    global _streams_restored
+    _streams_restored = True
+
+
 def seed_per_rank() -> None:
     """Give each rank its own torch random stream, reproducibly: every rank draws the same number from
     the (seeded, identical) current stream and reseeds with it plus its rank. The latent noise and the
-    random draws of perturbations and regularizers then differ across ranks."""
+    random draws of perturbations and regularizers then differ across ranks. Does nothing once after
+    :func:`keep_restored_streams`."""
+    global _streams_restored
+    if _streams_restored:
+        _streams_restored = False
+        return
     common = int(torch.randint(0, 2**62, (1,)))
     torch.manual_seed(common + dist.get_rank())
 
@@ -149,21 +200,55 @@ def default_strategy(accelerator: Any = "auto", devices: Any = "auto", num_nodes
     return STRATEGY if processes > 1 else "auto"
 
 
+def check_attack_batch_norm(module: nn.Module) -> None:
+    """Refuse, with one sentence, a module whose perturbation attacks a discriminator with BatchNorm that
+    is not synchronised: each rank attacks its own rows, so the attack's batch statistics would be the
+    rank's share, not the global batch's (one device's). Attacks that run D in eval mode (Rob-GAN's PGD)
+    use the running statistics and are not concerned."""
+    perturbation, discriminator = getattr(module, "perturbation", None), getattr(module, "discriminator", None)
+    if perturbation is None or discriminator is None or getattr(perturbation, "eval_mode", False):
+        return
+    unsynced = sorted({type(m).__name__ for m in discriminator.modules() if isinstance(m, _BatchNorm) and not isinstance(m, nn.SyncBatchNorm)})
+    if unsynced:
+        raise ConfigurationError(
+            f"gan_ddp: the discriminator has {', '.join(unsynced)} and {type(perturbation).__name__} attacks each rank's "
+            "own rows, so its batch statistics would be the rank's share instead of the global batch; set "
+            "sync_batchnorm=True (--trainer.sync_batchnorm true) to make the attack and D's BatchNorm those of one device."
+        )
+
+
+#: DDPStrategy arguments that configure the DistributedDataParallel wrapper, which gan_ddp does not use
+_WRAPPER_OPTIONS = ("ddp_comm_state", "ddp_comm_hook", "ddp_comm_wrapper", "model_averaging_period")
+
+
 class GANDDPStrategy(DDPStrategy):
     """Lightning's DDP for manual-optimization GANs without the ``DistributedDataParallel`` wrapper:
     gradients are averaged after each backward over the parameters it used (see the module docstring).
 
     Args:
-        broadcast_buffers: copy rank 0's buffers (BatchNorm running statistics, spectral-norm vectors)
-            to every rank before each training step, as DDP does.
-        kwargs: the arguments of :class:`~lightning.pytorch.strategies.DDPStrategy` (``process_group_backend``,
-            ``timeout``, ``start_method``, ...); DDP-wrapper options (``find_unused_parameters``,
-            ``static_graph``, ...) do not apply.
+        broadcast_buffers: copy rank 0's buffers that can differ across ranks (unsynchronised BatchNorm's
+            running statistics, any buffer of your own) to every rank before each training step, as DDP
+            does; synchronised BatchNorm's and spectral norm's vectors are identical on every rank by
+            construction and are not resent (:func:`divergent_buffers`).
+        kwargs: the arguments of :class:`~lightning.pytorch.strategies.DDPStrategy` that do not configure its
+            ``DistributedDataParallel`` wrapper (``process_group_backend``, ``timeout``, ``start_method``,
+            ``cluster_environment``, ...). The wrapper's options (``ddp_comm_hook``, ``bucket_cap_mb``,
+            ``static_graph``, ``find_unused_parameters``, ...) would have no effect and are refused.
+
+    The process group is destroyed when fit, validate or test ends, normally or on an error, so every
+    rank exits cleanly (gloo aborts a process that exits with a live group, about 1 run in 10).
     """
 
     strategy_name = STRATEGY
 
+    _divergent_buffers: list[Tensor] = []
+
     def __init__(self, broadcast_buffers: bool = True, **kwargs: Any) -> None:
+        accepted = set(inspect.signature(DDPStrategy.__init__).parameters) - {"self", "kwargs", *_WRAPPER_OPTIONS}
+        for name in sorted(kwargs):
+            require(name in accepted, f"gan_ddp {name}", kwargs[name],
+                    "gan_ddp averages gradients itself, without the DistributedDataParallel wrapper this option "
+                    f"configures; remove it (gan_ddp takes broadcast_buffers, {', '.join(sorted(accepted))})")  # fmt: skip
         super().__init__(**kwargs)
         self.broadcast_buffers = broadcast_buffers
 
@@ -175,16 +260,27 @@ class GANDDPStrategy(DDPStrategy):
                 if type(layer) is torch.nn.SyncBatchNorm:
                     layer.__class__ = GlobalBatchNorm
         if is_distributed():
+            check_attack_batch_norm(module)
             broadcast_tensors([*module.parameters(), *module.buffers()])
+        self._divergent_buffers = divergent_buffers(module)
 
     def training_step(self, *args: Any, **kwargs: Any) -> Any:
-        if self.broadcast_buffers and is_distributed():
-            broadcast_tensors(self.lightning_module.buffers())
+        if self.broadcast_buffers and is_distributed() and self._divergent_buffers:
+            broadcast_tensors(self._divergent_buffers)
         return super().training_step(*args, **kwargs)
 
     def post_backward(self, closure_loss: Tensor) -> None:
         if is_distributed():
             average_gradients(self.lightning_module.parameters())
+
+    def teardown(self) -> None:
+        super().teardown()
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        trainer = getattr(self.lightning_module, "_trainer", None) if self.lightning_module is not None else None
+        if trainer is None or trainer.state.status != TrainerStatus.INTERRUPTED:
+            dist.barrier()  # no rank leaves (rank 0 hosts the rendezvous store) while another still talks to it; not on an error: the others may never come
+        dist.destroy_process_group()
 
 
 if STRATEGY not in StrategyRegistry:

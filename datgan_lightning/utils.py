@@ -69,6 +69,23 @@ def sum_over_ranks(x: Tensor) -> Tensor:
     return all_reduce(x.detach()) if is_distributed() else x
 
 
+def global_means(*xs: Tensor) -> tuple[Tensor, ...]:
+    """The mean of each ``x`` over the global batch (every rank's rows), straight-through: its value is the
+    global mean on every rank and its gradient with respect to this rank's rows is ``1 / N_global`` each,
+    the gradient one device's ``x.mean()`` gives them. One all-reduce of two numbers per tensor (sum and
+    count) under a process group of more than one process; ``x.mean()`` itself outside one.
+
+    Not :func:`all_reduce`: its backward sums the output gradients of every rank, which would make this
+    gradient R times too large (each rank's loss already holds the whole global mean). A collective:
+    every rank must call it at the same point with the same number of tensors."""
+    if not is_distributed():
+        return tuple(x.mean() for x in xs)
+    sums = [x.sum() for x in xs]
+    totals = torch.stack([torch.stack([s.detach(), s.new_full((), x.numel())]) for s, x in zip(sums, xs)])
+    dist.all_reduce(totals)
+    return tuple((total + (s - s.detach())) / count for s, (total, count) in zip(sums, totals))
+
+
 def full_precision(x: Tensor) -> Tensor:
     """``x`` in float32 if autocast made it half or bfloat16 (G's output), else unchanged."""
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

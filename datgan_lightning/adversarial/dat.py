@@ -22,6 +22,13 @@ and one backward to the inputs only per step; no parameter gradients are built.
 D stays in its current (training) mode as in the authors' code, so with spectral
 norm each extra forward also advances the power iteration of ``u``, as theirs does.
 
+Under data parallelism (a ``torch.distributed`` process group of R > 1 processes, e.g. ``gan_ddp``) each
+rank attacks only its own rows: the batch means and the targets are the global batch's, through one
+all-reduce of four numbers per step (the sample variant: one, for its targets), and the gradient of a
+global mean with respect to a rank's rows carries one device's 1/N. The result on each rank's rows is
+then the one-device perturbation of the global batch (exactly, for a D without BatchNorm; with
+synchronised BatchNorm up to float rounding of its statistics). Outside a process group nothing is reduced.
+
 Example (your own D, no Lightning):
     >>> import torch
     >>> from datgan_lightning.adversarial import DAT
@@ -40,7 +47,7 @@ from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import POSITIONS, PerturbationStrategy
 from datgan_lightning.losses import GANLoss
-from datgan_lightning.utils import discriminate
+from datgan_lightning.utils import discriminate, global_means
 
 VARIANTS = ("batch", "sample")
 
@@ -89,31 +96,39 @@ class DAT(PerturbationStrategy):
         for _ in range(self.steps):
             x_real, x_fake = self._leaves(real_adv, fake_adv)
             d_real, d_fake = discriminate(discriminator, x_real, x_fake, self.joint_forward)
+            means = global_means(d_real, d_fake) if self.variant == "batch" else None  # one all-reduce per step
             if targets is None:  # targets come from the clean batch and stay fixed
-                targets = self._targets(d_real.detach(), d_fake.detach())
-            grad_real, grad_fake = self._input_grads(self._attack_objective(d_real, d_fake, targets), x_real, x_fake)
+                targets = self._targets(d_real.detach(), d_fake.detach(), means)
+            grad_real, grad_fake = self._input_grads(self._attack_objective(d_real, d_fake, targets, means), x_real, x_fake)
             if grad_real is not None:
                 real_adv = self._step(real_adv, grad_real)
             if grad_fake is not None:
                 fake_adv = self._step(fake_adv, grad_fake)
         return real_adv, fake_adv
 
-    def _targets(self, d_real: Tensor, d_fake: Tensor) -> tuple[Tensor, Tensor]:
-        """(target of the reals, target of the fakes): the other class's batch mean."""
-        if self.variant == "batch":
-            return d_fake.mean(), d_real.mean()
+    def _targets(self, d_real: Tensor, d_fake: Tensor, means: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        """(target of the reals, target of the fakes): the other class's mean over the global batch
+        (``means``: the batch variant's global means of ``d_real`` and ``d_fake``)."""
+        if means is not None:
+            mean_real, mean_fake = means
+            return mean_fake.detach(), mean_real.detach()
         loss = self._loss()
-        return loss.g1(d_fake).mean(), loss.g2(d_real).mean()
+        target_real, target_fake = global_means(loss.g1(d_fake), loss.g2(d_real))  # the sample variant's one all-reduce
+        return target_real.detach(), target_fake.detach()
 
-    def _attack_objective(self, d_real: Tensor, d_fake: Tensor, targets: tuple[Tensor, Tensor]) -> Tensor:
-        """The distance to the targets that the perturbation descends."""
+    def _attack_objective(self, d_real: Tensor, d_fake: Tensor, targets: tuple[Tensor, Tensor],
+                          means: tuple[Tensor, Tensor] | None) -> Tensor:  # fmt: skip
+        """The distance to the targets that the perturbation descends. The batch variant's ``means`` are
+        global (straight-through: their gradient reaches only this rank's rows, with one device's 1/N);
+        the sample variant's terms are per sample, summed, so this rank's rows are all it needs."""
         target_real, target_fake = targets
         terms = []
-        if self.variant == "batch":
+        if means is not None:
+            mean_real, mean_fake = means
             if "real" in self.positions:
-                terms.append((d_real.mean() - target_real).abs())
+                terms.append((mean_real - target_real).abs())
             if "fake" in self.positions:
-                terms.append((d_fake.mean() - target_fake).abs())
+                terms.append((mean_fake - target_fake).abs())
         else:
             loss = self._loss()
             if "real" in self.positions:

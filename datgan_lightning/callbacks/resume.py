@@ -9,7 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from lightning.pytorch import Callback, LightningModule, Trainer
+
+from datgan_lightning.distributed import keep_restored_streams
+from datgan_lightning.utils import is_distributed
 
 
 def rng_state() -> dict[str, Any]:
@@ -49,6 +53,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def rng_states_of_every_rank() -> list[dict[str, Any]]:
+    """:func:`rng_state` of every rank, in rank order, on every rank (a collective under a process group of
+    more than one process; ``[rng_state()]`` outside one)."""
+    if not is_distributed():
+        return [rng_state()]
+    states: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(states, rng_state())
+    return states
+
+
 def train_loaders(trainer: Trainer) -> Iterator[Any]:
     """The training loaders of the running fit (after Lightning's processing), flattened."""
     stack = [getattr(trainer, "train_dataloader", None)]
@@ -70,7 +84,11 @@ class ResumeState(Callback):
     regularizer state), optimizers, LR schedules and its loop counters. This callback adds:
 
     * every RNG: torch (CPU, CUDA), numpy, Python's ``random``: the latent noise stream, DAT's and the
-      regularizers' draws. Restored when training starts, after the data iterator is made.
+      regularizers' draws. Restored when training starts, after the data iterator is made. Under data
+      parallelism every rank's RNGs are gathered into the checkpoint and each rank restores its own
+      (then :func:`~datgan_lightning.distributed.seed_per_rank` leaves them alone), so a resumed
+      multi-process run is the uninterrupted one too; a checkpoint from another number of processes
+      (or from before this) restores rank 0's RNGs everywhere and each rank derives its own stream.
     * the data position: it tells resumable loaders (the datamodules of this package:
       :class:`~datgan_lightning.data.resumable.ResumableDataLoader`, the 2D mixture's stream) how many
       batches of the epoch were trained on, which they keep in the checkpoint (Lightning fetches a batch
@@ -80,8 +98,8 @@ class ResumeState(Callback):
       optimizers and LR schedules take the new values (Lightning would restore the old ones).
 
     The ``datgan`` command adds it to every run; in Python pass it to the Trainer:
-    ``Trainer(callbacks=[ResumeState(), ...])``. Exact for one process; the data must be shuffled by
-    seeded generators (as this package's datamodules are).
+    ``Trainer(callbacks=[ResumeState(), ...])``. Exact for one process and for the same number of
+    processes; the data must be shuffled by seeded generators (as this package's datamodules are).
     """
 
     def __init__(self) -> None:
@@ -89,10 +107,13 @@ class ResumeState(Callback):
         self._checkpoint_hparams: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": rng_state()}
+        # every rank calls this while Lightning dumps a checkpoint (only rank 0 writes it): gather there
+        states = rng_states_of_every_rank()
+        return {"rng": states[0], "rng_per_rank": states}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._pending_rng = state_dict.get("rng")
+        rng = state_dict.get("rng")
+        self._pending_rng = None if rng is None else {**rng, "rng_per_rank": state_dict.get("rng_per_rank")}
 
     def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
         self._checkpoint_hparams = dict(checkpoint.get("hyper_parameters") or {})
@@ -102,8 +123,16 @@ class ResumeState(Callback):
             apply_changed_optimizer_options(trainer, pl_module, self._checkpoint_hparams)
             self._checkpoint_hparams = None
         if self._pending_rng is not None:
-            set_rng_state(self._pending_rng)
+            set_rng_state(self._own_rng_state(trainer))
             self._pending_rng = None
+
+    def _own_rng_state(self, trainer: Trainer) -> dict[str, Any]:
+        """This rank's RNG state from the checkpoint, rank 0's if it has none for a run of this size."""
+        states = self._pending_rng.get("rng_per_rank")
+        if is_distributed() and states is not None and len(states) == trainer.world_size:
+            keep_restored_streams()  # the module's seed_per_rank must not reseed the restored streams
+            return states[trainer.global_rank]
+        return self._pending_rng
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         for loader in train_loaders(trainer):

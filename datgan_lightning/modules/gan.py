@@ -17,7 +17,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.augmentations.base import Augmentation, AugmentedDiscriminator
-from datgan_lightning.distributed import gather_batch, is_distributed, own_rows, seed_per_rank
+from datgan_lightning.distributed import is_distributed, seed_per_rank
 from datgan_lightning.errors import ConfigurationError, check_finite
 from datgan_lightning.losses import get_loss
 from datgan_lightning.nets.base import check_labels, is_conditional
@@ -324,11 +324,11 @@ class GAN(LightningModule):
         return total
 
     def perturb(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        """The perturbation of ``(real, fake)`` through :attr:`critic`. Under data parallelism it runs on
-        the global batch (every rank's samples, gathered; the same on all ranks) and each rank keeps its
-        rows: the batch statistics of the attacks (DAT's target means and 1/N step, BatchNorm in D) are
-        then those of one device on the global batch, not of each rank's share. It costs each rank the
-        attack on the global batch (``benchmarks/scale.py``).
+        """The perturbation of ``(real, fake)`` through :attr:`critic`. Under data parallelism each rank
+        attacks its own rows; the strategies take the batch statistics of their attacks (DAT's target
+        means and 1/N step) over the global batch, so each rank's rows get the one-device perturbation
+        of the global batch (see :mod:`datgan_lightning.adversarial.dat`; a D with BatchNorm needs
+        ``sync_batchnorm``, which ``gan_ddp`` checks).
 
         The attack runs in full precision, outside autocast: under bf16 autocast ``mean D(real)`` and
         ``mean D(fake)`` round to the same value once D's logits are within ~1% of each other, DAT's
@@ -337,10 +337,7 @@ class GAN(LightningModule):
         underflow, and GradScaler does not scale ``torch.autograd.grad``."""
         real, fake = full_precision(real), full_precision(fake)
         with torch.autocast(real.device.type, enabled=False):
-            if not is_distributed():
-                return self.perturbation(self.critic, real, fake)
-            real_adv, fake_adv = self.perturbation(self.critic, gather_batch(real), gather_batch(fake))
-        return own_rows(real_adv, len(real)), own_rows(fake_adv, len(fake))
+            return self.perturbation(self.critic, real, fake)
 
     @property
     def critic(self) -> nn.Module:

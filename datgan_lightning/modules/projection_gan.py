@@ -8,7 +8,6 @@ from typing import Any
 from torch import Tensor, nn
 
 from datgan_lightning.augmentations.base import AugmentedDiscriminator
-from datgan_lightning.distributed import gather_batch, is_distributed
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.nets.conditional import LabelledDiscriminator, generator32, generator64, projection_discriminator
 
@@ -59,16 +58,6 @@ class ProjectionGAN(GAN):
         if labels is None and self._labels is not None and len(self._labels) == n:
             labels = self._labels  # a training step's fakes share the real batch's classes
         return super().generate(n, labels)
-
-    def perturb(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        if not is_distributed():
-            return super().perturb(real, fake)
-        own = self._labels  # the attack runs on the gathered global batch: label it with every rank's labels
-        self._labels = gather_batch(own)
-        try:
-            return super().perturb(real, fake)
-        finally:
-            self._labels = own
 
     @property
     def critic(self) -> nn.Module:

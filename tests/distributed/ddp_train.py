@@ -3,7 +3,7 @@
 weights written per rank.
 
     python tests/distributed/ddp_train.py OUT_DIR --devices 2 [--num-nodes 2] [--strategy gan_ddp]
-        [--local-perturbation] [--batchnorm]
+        [--batchnorm]
 
 Each of the global batch's 8 latents is fixed by its step and its row, and each rank draws its rows of
 it; the data sampler gives each rank half of every 1-process batch: the 2-process run sees the same
@@ -67,17 +67,18 @@ class RankRows(torch.utils.data.Sampler):
         return len(self.indices)
 
 
-def spectral_d() -> nn.Module:
+def spectral_d(batchnorm: bool = False) -> nn.Module:
+    """Spectral-norm convs; ``batchnorm``: a BatchNorm after the second (the DCGAN family's D has them)."""
     sn = nn.utils.spectral_norm
-    return nn.Sequential(sn(nn.Conv2d(1, 8, 3, padding=1)), nn.LeakyReLU(0.1), sn(nn.Conv2d(8, 8, 4, 2, 1)), nn.LeakyReLU(0.1),
-                         nn.Flatten(), sn(nn.Linear(8 * 4 * 4, 1)))  # fmt: skip
+    return nn.Sequential(sn(nn.Conv2d(1, 8, 3, padding=1)), nn.LeakyReLU(0.1), sn(nn.Conv2d(8, 8, 4, 2, 1)),
+                         *([nn.BatchNorm2d(8)] if batchnorm else []), nn.LeakyReLU(0.1), nn.Flatten(), sn(nn.Linear(8 * 4 * 4, 1)))  # fmt: skip
 
 
 class NormsInTraining(L.Callback):
-    """The class names of G's normalisation layers while training (Lightning reverts SyncBatchNorm after)."""
+    """The class names of G's and D's normalisation layers while training (Lightning reverts SyncBatchNorm after)."""
 
     def on_train_start(self, trainer, pl_module):
-        self.names = sorted({type(m).__name__ for m in pl_module.generator.modules() if "Norm" in type(m).__name__})
+        self.names = sorted({type(m).__name__ for m in pl_module.modules() if "Norm" in type(m).__name__})
 
 
 def main() -> None:
@@ -86,17 +87,14 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--num-nodes", type=int, default=1)
     parser.add_argument("--strategy", default="gan_ddp")
-    parser.add_argument("--local-perturbation", action="store_true", help="attack each rank's share (to show what the gather fixes)")
-    parser.add_argument("--batchnorm", action="store_true", help="BatchNorm in G, with sync_batchnorm")
+    parser.add_argument("--batchnorm", action="store_true", help="BatchNorm in G and D, with sync_batchnorm")
     args = parser.parse_args()
     torch.set_num_threads(1)
     L.seed_everything(0, verbose=False)
     # SGD: Adam would turn float-rounding differences of near-zero gradients into +-lr steps
     sgd = functools.partial(torch.optim.SGD, lr=0.05, momentum=0.5)
-    model = GAN(TinyGenerator(args.batchnorm), spectral_d(), loss="hinge", n_dis=N_DIS, optimizer_g=sgd, optimizer_d=sgd,
+    model = GAN(TinyGenerator(args.batchnorm), spectral_d(args.batchnorm), loss="hinge", n_dis=N_DIS, optimizer_g=sgd, optimizer_d=sgd,
                 max_iterations=ITERATIONS, perturbation=DAT(eps=1.0))  # fmt: skip
-    if args.local_perturbation:
-        model.perturb = lambda real, fake: model.perturbation(model.critic, real, fake)
     processes = args.devices * args.num_nodes
     data = torch.linspace(-1, 1, GLOBAL_BATCH * N_DIS * ITERATIONS * 64).reshape(-1, 1, 8, 8).sin()
     loader = DataLoader(TensorDataset(data), batch_size=GLOBAL_BATCH // processes)

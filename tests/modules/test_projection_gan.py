@@ -77,23 +77,3 @@ def test_unlabelled_data_and_outside_a_step_are_one_sentence(tmp_path):
     unlabelled = DataLoader(TensorDataset(torch.rand(4, 3, 32, 32), torch.full((4,), -1)), batch_size=2)
     with pytest.raises(ValueError, match="has no labels"):
         fast_trainer(tmp_path).fit(gan, unlabelled)
-
-
-def test_under_data_parallelism_the_attack_sees_every_ranks_labels(monkeypatch):
-    """gan_ddp attacks the gathered global batch; its rows must carry the gathered labels (a fake 2-rank
-    gather: this rank's rows, then the other rank's, here the same rows reversed)."""
-    import datgan_lightning.modules.gan as gan_module
-    import datgan_lightning.modules.projection_gan as module
-
-    gather = lambda t: torch.cat([t, t.flip(0)])  # noqa: E731
-    for m in (module, gan_module):
-        monkeypatch.setattr(m, "is_distributed", lambda: True)
-        monkeypatch.setattr(m, "gather_batch", gather)
-    monkeypatch.setattr(gan_module, "own_rows", lambda x, n: x[:n])
-    gan = ProjectionGAN(num_classes=K, ngf=2, ndf=4, perturbation=DAT(eps=1.0))
-    gan.discriminator = RecordingD(gan.discriminator)
-    x, y = next(iter(_loader()))
-    gan.real_samples((x, y))
-    gan.perturb(x, x.clone())
-    assert gan.discriminator.calls and all(torch.equal(c, gather(y).repeat(len(c) // 8)) for c in gan.discriminator.calls)
-    assert torch.equal(gan._labels, y)  # restored after the attack
