@@ -7,7 +7,9 @@ traceback, no run folder, and no training step."""
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,15 +85,16 @@ def tiny_images(tmp_path):
 
 
 def _fails_before_training(args, out, capsys, monkeypatch):
-    steps = []
-    monkeypatch.setattr("datgan_lightning.modules.gan.GAN.training_step", lambda *a, **k: steps.append(1))
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the failure was found")
+
+    monkeypatch.setattr("datgan_lightning.modules.gan.GAN.training_step", no_training)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         main([*args, f"--trainer.logger.init_args.save_dir={out}"])
     err = capsys.readouterr().err
     lines = [line for line in err.strip().splitlines() if not line.startswith("Downloading: ")]  # torch.hub's attempt
     assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    assert steps == [], "training started before the failure was found"
     assert not out.exists() or list(out.rglob("*")) == [], "the rejected run left files behind"
     return lines[0]
 
@@ -107,3 +110,29 @@ def test_fit_with_an_extractor_that_cannot_be_built_stops_before_the_first_step(
                                   tmp_path / "out", capsys, monkeypatch)  # fmt: skip
     assert re.search(r"error: ImageMetrics: the feature network of metrics\['fid'\] \(BrokenExtractor\) cannot be built "
                      r"\(FileNotFoundError: no such file: net\.pt\); fix its options or use another extractor\.$", line), line
+
+
+# ---------------------------------------------------------------- checkpoint folders (ResumeState.setup)
+def _toy_with_checkpoint_in(dirpath):
+    callback = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"dirpath": str(dirpath), "save_last": True}}
+    return ["fit", "--config", TOY, "--model.init_args.hidden=8", "--model.init_args.max_iterations=2",
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", f"--trainer.callbacks+={json.dumps(callback)}"]  # fmt: skip
+
+
+def test_a_checkpoint_dirpath_under_a_file_is_refused_before_the_first_step(tmp_path, capsys, monkeypatch):
+    (tmp_path / "a_file").write_text("x")
+    line = _fails_before_training(_toy_with_checkpoint_in(tmp_path / "a_file" / "ckpts"), tmp_path / "out", capsys, monkeypatch)
+    assert re.search(r"error: ModelCheckpoint: dirpath='.*a_file/ckpts' cannot be written: '.*a_file' is not a directory; "
+                     r"choose a writable dirpath, or drop it to save under the run folder\.$", line), line
+
+
+def test_a_read_only_checkpoint_dirpath_is_refused_before_the_first_step(tmp_path, capsys, monkeypatch):
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    real_access = os.access
+    # a read-only filesystem (EROFS) as os.access reports it; chmod cannot make one here, the tests may run as root
+    monkeypatch.setattr("datgan_lightning.callbacks.interrupt.os.access", lambda p, mode: False if Path(p) == read_only else real_access(p, mode))
+    line = _fails_before_training(_toy_with_checkpoint_in(read_only / "ckpts"), tmp_path / "out", capsys, monkeypatch)
+    assert re.search(r"error: ModelCheckpoint: dirpath='.*read_only/ckpts' cannot be written: '.*read_only' is not writable "
+                     r"\(read-only filesystem or no permission\)", line), line
+    assert list(read_only.iterdir()) == []
