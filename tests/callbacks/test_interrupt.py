@@ -76,3 +76,15 @@ def test_the_resume_command_replaces_the_runs_ckpt_path_and_is_shell_quoted():
     argv = ["/x/datgan_lightning/cli.py", "fit", "--config", "my config.yaml", "--ckpt_path", "old.ckpt", "--threads=1"]
     assert resume_command("runs/a b/last.ckpt", argv) == "datgan fit --config 'my config.yaml' --threads=1 --ckpt_path 'runs/a b/last.ckpt'"
     assert resume_command("last.ckpt", ["train.py"]) == "trainer.fit(model, datamodule, ckpt_path='last.ckpt')"
+
+
+def test_the_reliability_guides_python_example_runs(tmp_path, monkeypatch):
+    import re
+
+    from tests.conftest import REPO
+
+    monkeypatch.chdir(tmp_path)  # its checkpoints go here
+    (block,) = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "guides" / "reliability.md").read_text(), flags=re.S)
+    namespace: dict = {}
+    exec(compile(block, "reliability.md", "exec"), namespace)
+    assert namespace["resumed"].generator_iterations == 40
