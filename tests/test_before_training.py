@@ -136,3 +136,19 @@ def test_a_read_only_checkpoint_dirpath_is_refused_before_the_first_step(tmp_pat
     assert re.search(r"error: ModelCheckpoint: dirpath='.*read_only/ckpts' cannot be written: '.*read_only' is not writable "
                      r"\(read-only filesystem or no permission\)", line), line
     assert list(read_only.iterdir()) == []
+
+
+# ---------------------------------------------------------------- .npz encodings (issue 25.7) through the command
+@pytest.mark.parametrize(
+    ("train_x", "message"),
+    [
+        (np.zeros((8, 32, 32, 3), np.uint8), r"error: NpzImages: train_x has shape \(8, 32, 32, 3\), which looks channels-last \(N, H, W, C\); NpzImages expects \(N, C, H, W\)"),
+        (np.full((8, 3, 32, 32), 255.0, np.float32), r"error: NpzImages: train_x is float32 with values in \[255, 255\]; use uint8 in \[0, 255\] or floats in \[0, 1\] or \[-1, 1\]"),
+    ],
+    ids=["channels-last", "float-0-255"],
+)
+def test_npz_of_another_layout_or_range_is_one_line_before_training(tiny_images, train_x, message, tmp_path, capsys, monkeypatch):
+    path = tmp_path / "bad.npz"
+    np.savez(path, train_x=train_x)
+    line = _fails_before_training([*tiny_images, f"--data.init_args.path={path}"], tmp_path / "out", capsys, monkeypatch)
+    assert re.search(message, line), line
