@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from datgan_lightning.errors import ConfigurationError
 
-COMMAND_NAMES = ("datgan", "cli.py")  # sys.argv[0] of the console script and of `python -m datgan_lightning.cli`
 
 
 def weights_are_finite(module: torch.nn.Module) -> bool:
@@ -59,7 +59,7 @@ def resume_command(checkpoint: str | Path, argv: Sequence[str] | None = None) ->
         "datgan fit --config a.yaml --ckpt_path 'runs/my run/last.ckpt'"
     """
     argv = list(sys.argv if argv is None else argv)
-    if not argv or Path(argv[0]).name not in COMMAND_NAMES:
+    if not argv or not _is_datgan_command(argv[0]):
         return f"trainer.fit(model, datamodule, ckpt_path={str(checkpoint)!r})"
     args, skip = [], False
     for arg in argv[1:]:
@@ -70,6 +70,11 @@ def resume_command(checkpoint: str | Path, argv: Sequence[str] | None = None) ->
         elif not arg.startswith("--ckpt_path="):
             args.append(arg)
     return shlex.join(["datgan", *args, "--ckpt_path", str(checkpoint)])
+
+
+def _is_datgan_command(program: str) -> bool:
+    # sys.argv[0] of the console script, and of `python -m datgan_lightning.cli`
+    return Path(program).name == "datgan" or Path(program).parts[-2:] == ("datgan_lightning", "cli.py")
 
 
 def check_checkpoint_folders(trainer: Trainer) -> None:
@@ -126,8 +131,6 @@ class DeferredInterrupt:
 
 
 def _not_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is not threading.main_thread()
 
 

@@ -76,6 +76,7 @@ def test_the_resume_command_replaces_the_runs_ckpt_path_and_is_shell_quoted():
     argv = ["/x/datgan_lightning/cli.py", "fit", "--config", "my config.yaml", "--ckpt_path", "old.ckpt", "--threads=1"]
     assert resume_command("runs/a b/last.ckpt", argv) == "datgan fit --config 'my config.yaml' --threads=1 --ckpt_path 'runs/a b/last.ckpt'"
     assert resume_command("last.ckpt", ["train.py"]) == "trainer.fit(model, datamodule, ckpt_path='last.ckpt')"
+    assert resume_command("last.ckpt", ["my/cli.py", "fit"]).startswith("trainer.fit(")  # a script of the user's named cli.py
 
 
 def test_the_reliability_guides_python_example_runs(tmp_path, monkeypatch):
