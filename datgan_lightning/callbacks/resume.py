@@ -170,8 +170,13 @@ class ResumeState(Callback):
                 progress = trainer.fit_loop.epoch_loop.batch_progress.current
                 if progress.processed > progress.completed:  # the step is done, a batch-end hook failed
                     self._record_position(trainer, self._batch_idx)
-                saved, report = save_interrupt_checkpoint(trainer, pl_module, "Interrupted (Ctrl-C)" if interrupted else f"Stopped by {type(exception).__name__}")
-                if saved is None and not interrupted:
+                reason = "Interrupted (Ctrl-C)" if interrupted else f"Stopped by {type(exception).__name__}"
+                failed = False
+                try:
+                    saved, report = save_interrupt_checkpoint(trainer, pl_module, reason)
+                except Exception as err:  # noqa: BLE001 - never hide the exception that stopped training
+                    saved, report, failed = None, f"{reason}; the interrupt checkpoint could not be written ({type(err).__name__}: {err}).", True
+                if saved is None and not interrupted and not failed:
                     report = None  # the error's own message says enough (a divergence names the last good checkpoint)
             elif interrupted:  # a second Ctrl-C, inside a step
                 last = last_checkpoint(trainer)

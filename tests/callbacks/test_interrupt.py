@@ -89,3 +89,12 @@ def test_the_reliability_guides_python_example_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(block, "reliability.md", "exec"), namespace)
     assert namespace["resumed"].generator_iterations == 40
+
+
+def test_a_failing_interrupt_save_does_not_hide_the_exception_that_stopped_training(tmp_path, monkeypatch, capsys):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(L.Trainer, "save_checkpoint", full_disk)
+    assert not _fit(tmp_path, _toy(), FailAt(3)).exists()  # _fit expects the RuntimeError("evaluation crashed")
+    assert "Stopped by RuntimeError; the interrupt checkpoint could not be written (OSError: [Errno 28] No space left on device)." in capsys.readouterr().err
