@@ -117,6 +117,8 @@ class DeferredInterrupt:
         if self._installed or sys.platform == "win32" or _not_main_thread():
             return
         self._previous = signal.getsignal(signal.SIGINT)
+        if self._previous == signal.SIG_IGN:
+            return  # started with Ctrl-C ignored (e.g. `nohup`, a background job): keep it so
         signal.signal(signal.SIGINT, self._handle)
         self._installed = True
 

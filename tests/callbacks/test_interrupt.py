@@ -98,3 +98,22 @@ def test_a_failing_interrupt_save_does_not_hide_the_exception_that_stopped_train
     monkeypatch.setattr(L.Trainer, "save_checkpoint", full_disk)
     assert not _fit(tmp_path, _toy(), FailAt(3)).exists()  # _fit expects the RuntimeError("evaluation crashed")
     assert "Stopped by RuntimeError; the interrupt checkpoint could not be written (OSError: [Errno 28] No space left on device)." in capsys.readouterr().err
+
+
+def test_ctrl_c_handling_keeps_an_ignored_sigint_ignored_and_restores_the_previous_handler():
+    import signal
+
+    from datgan_lightning.callbacks.interrupt import DeferredInterrupt
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a background job or `nohup`
+    try:
+        interrupt = DeferredInterrupt()
+        interrupt.install()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        interrupt.install()
+        assert signal.getsignal(signal.SIGINT) != signal.default_int_handler
+        interrupt._handle(signal.SIGINT, None)  # the first Ctrl-C: noted, and the next one is Python's again
+        assert interrupt.pending and signal.getsignal(signal.SIGINT) == signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
