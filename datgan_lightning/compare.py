@@ -178,21 +178,44 @@ def comparison_figure(runs: list[Run], iteration: int):
     """The runs' scatter plots at ``iteration``, side by side over the true modes; returns the Figure."""
     from datgan_lightning.plots import figure, scatter_mixture
 
-    fig, axes = figure(1, len(runs), figsize=(3.0 * len(runs), 3.3), dpi=100)
+    fig, axes = figure(1, len(runs), figsize=(3.0 * len(runs), 3.9), dpi=100)
     for ax, run in zip(axes[0], runs):
         (score,) = [h for h in run.history if h["generator_iterations"] == iteration]
         title = f"{run.name}: {score['modes']}/9 modes, KL {score['kl']:.3f}"
         scatter_mixture(ax, run.output["samples"][iteration], run.output["means"], run.output["std"], title)
         ax.set_xlim(-1.5, 1.5)  # the modes sit on {-1, 0, 1}^2: zoom in so the small ones are visible
         ax.set_ylim(-1.5, 1.5)
+        for x, weight in column_weights(run.output):
+            ax.text(x, -1.42, f"{weight:.0%}", ha="center", va="bottom", fontsize=7, color="dimgray")
     fig.suptitle(figure_caption(runs[0].output, iteration), fontsize=8)
-    fig.tight_layout()
+    fig.legend(handles=legend_handles(runs[0].output["std"]), loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))  # room for the legend below the panels
     return fig
+
+
+def column_weights(output: dict) -> list[tuple[float, float]]:
+    """``(x, weight)`` of each column of the mixture's 3x3 grid: the share of the data drawn there."""
+    means, weights = output["means"], output["weights"]
+    columns = sorted({round(float(x), 6) for x in means[:, 0].tolist()})
+    return [(x, float(sum(w for (mx, _), w in zip(means.tolist(), weights.tolist()) if abs(mx - x) < 1e-6))) for x in columns]
+
+
+def legend_handles(std: float) -> list:
+    """Proxy artists naming what the panels draw (as :func:`~datgan_lightning.plots.scatter_mixture` draws it)."""
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D([], [], linestyle="none", marker="o", markersize=3, color="tab:blue", alpha=0.6, label="generated samples"),
+        Line2D([], [], linestyle="none", marker="x", color="tab:red", label="mode centres"),
+        Line2D([], [], linestyle="none", marker="o", markersize=9, markerfacecolor="none", markeredgecolor="tab:red",
+               alpha=0.5, label=f"3 std circles (radius {3 * std:g})"),
+        Line2D([], [], linestyle="none", marker="$\\%$", color="dimgray", label="column weight (share of the data)"),
+    ]  # fmt: skip
 
 
 def figure_caption(output: dict, iteration: int) -> str:
     """What the reader needs to judge the panels: the mixture's column weights, its std, seed and iteration."""
-    columns = " / ".join(f"{w:.0%}" for w in output["weights"].reshape(3, -1).sum(1).tolist())
+    columns = " / ".join(f"{w:.0%}" for _, w in column_weights(output))
     return f"{output['mixture']} mixture (columns {columns}), std {output['std']:g}, seed {output['seed']}, iteration {iteration}"
 
 

@@ -5,6 +5,8 @@ Also: explicit command-line options win over the checkpoint's, and the loaders' 
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +72,30 @@ def test_toy2d_kill_and_resume_is_bitwise_the_uninterrupted_run(tmp_path):
     assert interrupted["generator_iterations"] == 20 and full["generator_iterations"] == 60
     _assert_bitwise_equal(full, resumed)
     assert any(k.startswith("generator.") for k in full["state_dict"]) and any(k.startswith("discriminator.") for k in full["state_dict"])
+
+
+def test_ctrl_c_saves_the_interrupted_iteration_and_its_printed_command_resumes_bitwise(tmp_path):
+    """Issue 25.2: a SIGINT in generator iteration 27 (the last periodic checkpoint is at 20) writes last.ckpt
+    at 27 and prints the resume command, shell-quoted (the output folder has a space); that command, run as
+    printed, ends with the weights of the uninterrupted run."""
+    args = ["--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), "--model.init_args.hidden=16",
+            "--model.init_args.max_iterations=60", "--trainer.callbacks=[]", CHECKPOINT_EVERY_10]  # fmt: skip
+    full = _datgan(args, tmp_path / "full")
+    interrupted_dir = tmp_path / "ctrl c"
+    code, out, err = _finish(_datgan([*args, "--trainer.callbacks+=tests.callbacks.helpers.InterruptAt", "--trainer.callbacks.iteration=27"], interrupted_dir))
+    assert code == 1, f"the run was not interrupted (code {code}): {err[-2000:]}"
+    interrupted, path = _last(interrupted_dir)
+    assert interrupted["generator_iterations"] == 27, "the checkpoint is not at the interrupted iteration"
+    assert f"Interrupted (Ctrl-C): saved {path} at generator iteration 27; resume with:" in err, err[-2000:]
+    (command,) = [line.strip() for line in err.splitlines() if line.strip().startswith("datgan fit ")]
+    printed = shlex.split(command)
+    assert printed[-2:] == ["--ckpt_path", str(path)] and shlex.quote(str(path)) in command  # quoted: the path has a space
+    resumed = _datgan(printed[2:], tmp_path / "resumed")  # as printed (its output folder moved aside)
+    code, out, err = _finish(resumed)
+    assert code == 0, err[-3000:]
+    code, out, err = _finish(full)
+    assert code == 0, err[-3000:]
+    _assert_bitwise_equal(_last(tmp_path / "full")[0], _last(tmp_path / "resumed")[0])
 
 
 @pytest.fixture

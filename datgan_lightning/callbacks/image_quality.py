@@ -48,7 +48,9 @@ class ImageQualityMetrics(EveryNIterations):
             smallest sample count) and IS's splits, with ``extractor`` only.
 
     Raises:
-        ConfigurationError: both or neither of ``metrics`` and ``extractor``, or bad splits.
+        ConfigurationError: both or neither of ``metrics`` and ``extractor``, or bad splits; in ``setup``
+            (before the first step), a feature network that cannot be built, e.g. InceptionV3 weights
+            that are not cached and cannot be downloaded.
     """
 
     json_name = "image_quality.json"
@@ -82,6 +84,13 @@ class ImageQualityMetrics(EveryNIterations):
             metrics = fid_kid_is(extractor, kid_subsets, min(kid_subset_size, *counts), is_splits)
         self.splits = tuple(splits)
         self.metrics = ImageMetrics(metrics, self.splits, num_real, num_fake, batch_size, cache_dir, seed)
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Before the first step: build every metric's feature network (InceptionV3's weights are read or
+        downloaded here), so that a network that cannot be built stops the run in one sentence before it
+        trains, not at the first evaluation after it."""
+        super().setup(trainer, pl_module, stage)
+        self.metrics.build_feature_networks()
 
     def evaluate(self, module: LightningModule, datamodule: Any) -> dict[str, float]:
         datasets = {}

@@ -4,6 +4,7 @@ ends with the weights of the uninterrupted one."""
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,14 @@ import torch
 import torch.distributed as dist
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from datgan_lightning.callbacks.divergence import last_checkpoint
+from datgan_lightning.callbacks.interrupt import (
+    DeferredInterrupt,
+    check_checkpoint_folders,
+    resume_command,
+    save_interrupt_checkpoint,
+    step_in_flight,
+)
 from datgan_lightning.distributed import keep_restored_streams
 from datgan_lightning.utils import is_distributed
 
@@ -97,14 +106,37 @@ class ResumeState(Callback):
       the checkpoint's (``datgan fit --ckpt_path ... --model.init_args.lr_g 1e-4``), the restored
       optimizers and LR schedules take the new values (Lightning would restore the old ones).
 
-    The ``datgan`` command adds it to every run; in Python pass it to the Trainer:
-    ``Trainer(callbacks=[ResumeState(), ...])``. Exact for one process and for the same number of
-    processes; the data must be shuffled by seeded generators (as this package's datamodules are).
+    And so that nothing is lost (``save_on_interrupt``, one process):
+
+    * Ctrl-C (SIGINT) during ``fit`` lets the running batch finish, then writes ``last.ckpt`` in the
+      :class:`~lightning.pytorch.callbacks.ModelCheckpoint` folder at that generator iteration, only if
+      the weights are finite, and prints it with the shell-quoted command that resumes from it; a second
+      Ctrl-C stops at once (a half-done step is not saved; the message names the last checkpoint).
+    * an exception between optimizer steps (e.g. a metric callback failing at an evaluation) writes the
+      same checkpoint before it propagates; one inside a step does not (its weights are part of a step
+      ahead of the loop's counters).
+    * in ``setup``, a ``ModelCheckpoint(dirpath=...)`` that cannot be written (read-only, no permission)
+      stops the run in one sentence before the first step.
+
+    With the ``datgan`` command's :class:`~datgan_lightning.checkpoint_io.AtomicCheckpointIO` the
+    checkpoint is written atomically. The ``datgan`` command adds this callback to every run; in Python
+    pass it to the Trainer: ``Trainer(callbacks=[ResumeState(), ...], plugins=[AtomicCheckpointIO()])``.
+    Exact for one process and for the same number of processes (every rank restores its own RNG
+    state); the data must be shuffled by seeded generators (as this package's
+    datamodules are).
+
+    Args:
+        save_on_interrupt: write a checkpoint on Ctrl-C or an exception, as above.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, save_on_interrupt: bool = True) -> None:
         self._pending_rng: dict[str, Any] | None = None
         self._checkpoint_hparams: dict[str, Any] | None = None
+        self.save_on_interrupt = save_on_interrupt
+        self._interrupt = DeferredInterrupt()
+        self._training = False
+        self._batch_idx = -1
+        self._report: str | None = None
 
     def state_dict(self) -> dict[str, Any]:
         # every rank calls this while Lightning dumps a checkpoint (only rank 0 writes it): gather there
@@ -118,6 +150,10 @@ class ResumeState(Callback):
     def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
         self._checkpoint_hparams = dict(checkpoint.get("hyper_parameters") or {})
 
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage == "fit":
+            check_checkpoint_folders(trainer)
+
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self._checkpoint_hparams is not None:
             apply_changed_optimizer_options(trainer, pl_module, self._checkpoint_hparams)
@@ -125,6 +161,12 @@ class ResumeState(Callback):
         if self._pending_rng is not None:
             set_rng_state(self._own_rng_state(trainer))
             self._pending_rng = None
+        self._training, self._report = True, None
+        if self._saves_on_interrupt(trainer):
+            self._interrupt.install()
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        self._batch_idx = batch_idx
 
     def _own_rng_state(self, trainer: Trainer) -> dict[str, Any]:
         """This rank's RNG state from the checkpoint, rank 0's if it has none for a run of this size."""
@@ -135,6 +177,50 @@ class ResumeState(Callback):
         return self._pending_rng
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._record_position(trainer, batch_idx)
+        if self._interrupt.pending:  # Ctrl-C during this batch: its step is done, the state is whole
+            self._interrupt.pending = False
+            _, self._report = save_interrupt_checkpoint(trainer, pl_module, "Interrupted (Ctrl-C)")
+            raise KeyboardInterrupt  # Lightning's graceful shutdown; on_exception prints the report
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._interrupt.uninstall()
+        self._training = False
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self._interrupt.uninstall()
+        if not self._training:
+            return  # before training started (setup, bad input) or after it ended: nothing to save
+        self._training = False
+        report, self._report = self._report, None
+        interrupted = isinstance(exception, KeyboardInterrupt)
+        if report is None and self._saves_on_interrupt(trainer):
+            if not step_in_flight(trainer):
+                progress = trainer.fit_loop.epoch_loop.batch_progress.current
+                if progress.processed > progress.completed:  # the step is done, a batch-end hook failed
+                    self._record_position(trainer, self._batch_idx)
+                reason = "Interrupted (Ctrl-C)" if interrupted else f"Stopped by {type(exception).__name__}"
+                failed = False
+                try:
+                    saved, report = save_interrupt_checkpoint(trainer, pl_module, reason)
+                except Exception as err:  # noqa: BLE001 - never hide the exception that stopped training
+                    saved, report, failed = None, f"{reason}; the interrupt checkpoint could not be written ({type(err).__name__}: {err}).", True
+                if saved is None and not interrupted and not failed:
+                    report = None  # the error's own message says enough (a divergence names the last good checkpoint)
+            elif interrupted:  # a second Ctrl-C, inside a step
+                last = last_checkpoint(trainer)
+                report = "Interrupted (Ctrl-C) inside an optimizer step: its half-done state was not saved; " + (
+                    f"the last checkpoint is {last}; resume with:\n  {resume_command(last)}" if last else "no checkpoint had been written yet."
+                )
+        if report and trainer.is_global_zero:
+            print(report, file=sys.stderr, flush=True)
+
+    def _saves_on_interrupt(self, trainer: Trainer) -> bool:
+        # one process only: under DDP the ranks would see the Ctrl-C at different batches, and a save is collective
+        return self.save_on_interrupt and trainer.world_size == 1
+
+    @staticmethod
+    def _record_position(trainer: Trainer, batch_idx: int) -> None:
         for loader in train_loaders(trainer):
             if hasattr(loader, "consumed"):
                 loader.consumed = batch_idx + 1  # batches of this epoch trained on, whatever was fetched ahead

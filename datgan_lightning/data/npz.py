@@ -21,20 +21,57 @@ from datgan_lightning.data.resumable import ResumableDataLoader
 from datgan_lightning.errors import ConfigurationError, DatasetNotFoundError
 
 
-def to_unit_range(images: np.ndarray) -> torch.Tensor:
-    """uint8 ``(N, C, H, W)`` (or ``(N, H, W)``) in [0, 255] -> float32 in [-1, 1]."""
+def to_unit_range(images: np.ndarray, name: str = "images") -> torch.Tensor:
+    """Images ``(N, C, H, W)`` (or ``(N, H, W)``) -> float32 in [-1, 1], from one of the documented encodings:
+
+    * ``uint8`` in [0, 255]: ``x / 127.5 - 1``;
+    * floats (``float16``/``32``/``64``) whose values all lie in [0, 1]: ``2 x - 1`` (so an all-non-negative
+      float array is read as [0, 1]; one with a negative value must lie in [-1, 1]);
+    * floats in [-1, 1] with a negative value: kept as they are.
+
+    Anything else (other dtypes, NaN/inf, floats outside [-1, 1], a channels-last ``(N, H, W, C)`` array) is
+    refused with one sentence naming the array (``name``), what it holds and the fix.
+
+    Raises:
+        ConfigurationError: the array is not one of the documented encodings or layouts.
+    """
+    if images.ndim not in (3, 4):
+        raise ConfigurationError(f"NpzImages: {name} has shape {images.shape}; use images of shape (N, C, H, W) (or (N, H, W) for grayscale).")
+    if images.ndim == 4 and images.shape[3] in (1, 3, 4) and images.shape[1] not in (1, 3, 4):
+        raise ConfigurationError(
+            f"NpzImages: {name} has shape {images.shape}, which looks channels-last (N, H, W, C); NpzImages expects "
+            f"(N, C, H, W): save it as {name}=x.transpose(0, 3, 1, 2)."
+        )
+    if images.dtype == np.uint8:
+        scale, shift = 1 / 127.5, -1.0
+    elif np.issubdtype(images.dtype, np.floating):
+        low, high = (float(images.min()), float(images.max())) if images.size else (0.0, 0.0)
+        if not (np.isfinite(low) and np.isfinite(high)) or low < -1 or high > 1:
+            values = "NaN or inf" if not (np.isfinite(low) and np.isfinite(high)) else f"values in [{low:g}, {high:g}]"
+            raise ConfigurationError(
+                f"NpzImages: {name} is {images.dtype} with {values}; use uint8 in [0, 255] or floats in [0, 1] or [-1, 1] "
+                "(e.g. save x / 255 for floats in [0, 255])."
+            )
+        scale, shift = (2.0, -1.0) if low >= 0 else (1.0, 0.0)  # all non-negative: [0, 1]; else [-1, 1]
+    else:
+        raise ConfigurationError(
+            f"NpzImages: {name} is {images.dtype}; use uint8 in [0, 255] (e.g. save x.astype(np.uint8)) or floats in [0, 1] or [-1, 1]."
+        )
     x = torch.from_numpy(np.ascontiguousarray(images))
     if x.dim() == 3:
         x = x.unsqueeze(1)
-    return x.float().div(127.5).sub(1.0)
+    return x.float().mul(scale).add(shift)
 
 
 class NpzImages(HeldOutValidation, LightningDataModule):
     """Train and test images (and labels, when present) from one ``.npz`` file.
 
-    The file holds uint8 arrays ``{split}_x`` of shape ``(N, C, H, W)`` and optionally ``{split}_y``,
-    for ``split`` in ``train``/``test`` (the layout of ``cifar10_subset.npz``). Images are scaled to
-    [-1, 1]; batches are ``(images, labels)``, labels ``-1`` when the file has none.
+    The file holds arrays ``{split}_x`` of shape ``(N, C, H, W)`` (or ``(N, H, W)``) and optionally
+    ``{split}_y``, for ``split`` in ``train``/``test`` (the layout of ``cifar10_subset.npz``). Images are
+    uint8 in [0, 255], or floats in [0, 1] (read as such when no value is negative) or in [-1, 1]
+    (:func:`to_unit_range`); they are scaled to [-1, 1]. Other dtypes or ranges and channels-last arrays
+    are refused with one sentence when the data is set up. Batches are ``(images, labels)``, labels
+    ``-1`` when the file has none.
 
     Args:
         path: the ``.npz`` file.
@@ -47,6 +84,7 @@ class NpzImages(HeldOutValidation, LightningDataModule):
 
     Raises:
         ValueError: ``batch_size`` or ``subset_fraction`` out of range (one sentence with the fix).
+        ConfigurationError: in :meth:`setup`, an image array of another dtype, range or layout.
 
     Example (the offline CIFAR-10 subset, 20% of its 4,660 training images):
         >>> data = NpzImages("../shared/data/cifar10_subset.npz", subset_fraction=0.2)  # doctest: +SKIP
@@ -85,7 +123,7 @@ class NpzImages(HeldOutValidation, LightningDataModule):
                         if split == "train":
                             raise ConfigurationError(f"NpzImages: {self.path} has no 'train_x' array (it has {sorted(arrays)}).")
                         continue
-                    x = to_unit_range(arrays[f"{split}_x"])
+                    x = to_unit_range(arrays[f"{split}_x"], f"{split}_x")
                     y = torch.from_numpy(arrays[f"{split}_y"]).long() if f"{split}_y" in arrays else torch.full((len(x),), -1)
                     if split == "train" and self.subset_fraction < 1:
                         keep = subset_indices(len(x), self.subset_fraction, self.subset_seed)

@@ -33,6 +33,7 @@ import functools
 import hashlib
 from pathlib import Path
 from typing import Literal
+from urllib.error import URLError
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +43,7 @@ from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.nets.classifier import DomainClassifier
 
 Output = Literal["features", "logits"]
+INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 
 
 def to_uint8(images: Tensor) -> Tensor:
@@ -96,6 +98,12 @@ class FeatureExtractor(nn.Module):
         """``(features, logits)`` of uint8 images; what subclasses implement."""
         raise NotImplementedError
 
+    def build(self) -> FeatureExtractor:
+        """Build what :meth:`extract` needs now (read or download weights): an extractor that builds its
+        network lazily overrides this, so that a run can find a missing network before it trains
+        (:class:`~datgan_lightning.callbacks.ImageQualityMetrics` calls it in ``setup``)."""
+        return self
+
     def train(self, mode: bool = True) -> FeatureExtractor:
         return super().train(False)  # always eval: BatchNorm statistics stay fixed
 
@@ -145,18 +153,41 @@ class InceptionV3Features(FeatureExtractor):
         if weights_path is not None and not Path(weights_path).is_file():
             raise ConfigurationError(
                 f"InceptionV3Features: weights_path={str(weights_path)!r} is not a file; download "
-                "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth "
-                "to that path, or leave weights_path unset to download it automatically."
+                f"{INCEPTION_WEIGHTS_URL} to that path, or leave weights_path unset to download it automatically."
             )
         self.weights_path, self.antialias = weights_path, antialias
         self.name = "inception-v3" + ("-antialias" if antialias else "")
         self.net: nn.Module | None = None
 
     def load(self) -> nn.Module:
-        """torch-fidelity's network with the weights from ``weights_path`` (or the hub cache / a download)."""
+        """torch-fidelity's network with the weights from ``weights_path`` (or the hub cache / a download).
+
+        Raises:
+            ConfigurationError: the weights cannot be read, or are not cached and cannot be downloaded
+                (no network): one sentence saying how to provide them.
+        """
         if self.net is None:
-            self.net = _inception_network(None if self.weights_path is None else str(Path(self.weights_path).resolve()))
+            try:
+                self.net = _inception_network(None if self.weights_path is None else str(Path(self.weights_path).resolve()))
+            except Exception as err:  # noqa: BLE001 - a URLError (offline), an unpickling or shape error (a corrupt file)
+                raise ConfigurationError(self._unavailable(err)) from err
         return self.net
+
+    def build(self) -> InceptionV3Features:
+        self.load()
+        return self
+
+    def _unavailable(self, err: BaseException) -> str:
+        reason = (str(getattr(err, "reason", None) or err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
+        offline = "use DomainClassifierFeatures instead (offline; `datgan-train-classifier`)"
+        if self.weights_path is not None:
+            return (f"InceptionV3Features: weights_path={str(self.weights_path)!r} cannot be loaded ({reason}); download "
+                    f"{INCEPTION_WEIGHTS_URL} again to that path, or {offline}.")  # fmt: skip
+        where = "cannot be downloaded" if isinstance(err, URLError) else "cannot be loaded"
+        hub = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_URL.rpartition("/")[2]
+        return (f"InceptionV3Features: the InceptionV3 weights are not cached and {where} ({reason}); download "
+                f"{INCEPTION_WEIGHTS_URL} on a machine with internet and set weights_path to that file (or copy it to "
+                f"{hub}), or {offline}.")  # fmt: skip
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
         self.load().to(images.device)

@@ -60,10 +60,15 @@ def takes_real_images(metric: Metric) -> bool:
     return "real" in inspect.signature(metric.update).parameters
 
 
+def feature_network(metric: Metric) -> nn.Module | None:
+    """The metric's feature network (torchmetrics keeps it under the name in ``feature_network``), if any."""
+    return getattr(metric, getattr(metric, "feature_network", "inception"), None)
+
+
 def feature_name(metric: Metric) -> str | None:
     """The name of the metric's feature network, for log names and cache keys: our extractors' ``name``,
     ``torchmetrics-inception-v3[-antialias]`` for torchmetrics' own, ``None`` for a metric without one."""
-    network = getattr(metric, getattr(metric, "feature_network", "inception"), None)
+    network = feature_network(metric)
     if isinstance(network, FeatureExtractor):
         return network.name
     if network is None:
@@ -144,6 +149,29 @@ class ImageMetrics:
     def metrics(self) -> Iterator[Metric]:
         yield from (m for split in self.paired.values() for m in split.values())
         yield from self.unpaired.values()
+
+    def build_feature_networks(self) -> None:
+        """Build every metric's feature network now (:meth:`FeatureExtractor.build`: read or download
+        weights), so that one that cannot be built is found before training, not at the first evaluation.
+
+        Raises:
+            ConfigurationError: a network cannot be built; one sentence naming the metric and the fix.
+        """
+        keyed = [*((k, m) for split in self.paired.values() for k, m in split.items()), *self.unpaired.items()]
+        for key, metric in keyed:
+            network = feature_network(metric)
+            if not isinstance(network, FeatureExtractor):
+                continue  # torchmetrics' own networks are built in the metric's constructor
+            try:
+                network.build()
+            except ConfigurationError:
+                raise
+            except Exception as err:  # noqa: BLE001 - any failure of a user's extractor becomes one sentence
+                reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
+                raise ConfigurationError(
+                    f"ImageMetrics: the feature network of metrics[{key!r}] ({type(network).__name__}) cannot be built "
+                    f"({type(err).__name__}: {reason}); fix its options or use another extractor."
+                ) from err
 
     def __call__(self, generator: nn.Module, datasets: dict[str, Dataset], data_key: str, device: torch.device | str = "cpu") -> dict[str, float]:
         """``{"<key>/<split>/<extractor>": value, ..., "<key>/<extractor>": value}`` for the splits given."""

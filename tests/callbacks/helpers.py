@@ -36,3 +36,15 @@ class NaNLossToy2DGAN(Toy2DGAN):
         if self.generator_iterations + 1 == self.nan_at:
             loss = loss * float("nan")
         return loss, d_real, d_fake
+
+
+class InterruptAt(Callback):
+    """Sends SIGINT (Ctrl-C) to its own process when generator iteration ``iteration`` has just finished: a
+    real interrupt at a known point between checkpoints, that changes nothing (it only reads a counter)."""
+
+    def __init__(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if pl_module.generator_iterations == self.iteration:
+            os.kill(os.getpid(), signal.SIGINT)
