@@ -1,10 +1,10 @@
 """Data-parallel throughput: 1 vs 2 processes on the same global batch, baseline and DAT, and the cost
 of the gan_ddp strategy against Lightning's ddp_find_unused_parameters_true.
 
-    python benchmarks/scale.py                 # SNGAN-32 widths 32, global batch 32, n_dis 5, 6 timed iterations
-    python benchmarks/scale.py --quick         # widths 16, global batch 16, 3 timed iterations
-    python benchmarks/scale.py --smoke         # tiny, DAT only, 1 process and 2 with gan_ddp (a test runs it)
-    python benchmarks/scale.py --device cuda --processes 1 2 4 8 --batch 256 --width 128   # the GPU path
+    python -m benchmarks.scale                 # SNGAN-32 widths 32, global batch 32, n_dis 5, 6 timed iterations
+    python -m benchmarks.scale --quick         # widths 16, global batch 16, 3 timed iterations
+    python -m benchmarks.scale --smoke         # tiny, DAT only, 1 process and 2 with gan_ddp (a test runs it)
+    python -m benchmarks.scale --device cuda --processes 1 2 4 8 --batch 256 --width 128   # the GPU path
 
 Each run is a subprocess (CPU: gloo, one intra-op thread per process): SNGAN-32 with hinge loss on random
 images, the global batch split over the processes (per-process batch = batch / processes), the first
@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.harness import OUT, REPO, write_text
+
 STRATEGIES = {"gan_ddp": "gan_ddp", "find_unused": "ddp_find_unused_parameters_true"}
 
 
@@ -62,7 +63,7 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, method: str, processes: int, strategy: str, out: Path) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--method", method, "--processes", str(processes),
+    command = [sys.executable, "-m", "benchmarks.scale", "--worker", "--method", method, "--processes", str(processes),
                "--strategy", strategy, "--batch", str(args.batch), "--width", str(args.width), "--n-dis", str(args.n_dis),
                "--iterations", str(args.iterations), "--device", args.device, "--out", str(out)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
@@ -100,8 +101,8 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(f"| {method} | {processes} | {strategy} | {seconds:.3f} | {args.n_dis * args.batch / seconds:.0f} | {single / seconds:.2f} | {relative} |")
     table = "\n".join(rows)
     print(table)
-    (args.out / "scale_table.md").write_text(table + "\n")
-    (args.out / "scale.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
+    write_text(args.out / "scale_table.md", table + "\n")
+    write_text(args.out / "scale.json", json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
     return results
 
 
@@ -118,7 +119,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "scale")
+    parser.add_argument("--out", type=Path, default=OUT / "scale")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="dat", help=argparse.SUPPRESS)
     parser.add_argument("--strategy", default="gan_ddp", help=argparse.SUPPRESS)
