@@ -51,30 +51,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import (
-    CONFIGS,
-    DEFAULT_DATA,
-    OUT,
-    FinishedCells,
-    Table,
-    add_resume_options,
-    cell_arguments,
-    check_iterations,
-    count,
-    figure,
-    file_digest,
-    finite,
-    json_number,
-    mean_std,
-    paired,
-    prepare_classifier,
-    preset,
-    require_data,
-    run_jobs,
-    run_safely,
-    save_figure,
-    write_outputs,
-)
+from benchmarks.harness import (CONFIGS, DEFAULT_DATA, OUT, FinishedCells, Table, add_resume_options, cell_arguments, check_iterations,
+    count, figure, file_digest, finite, json_number, mean_std, paired, prepare_classifier, preset, require_data, run_jobs, run_safely,
+    save_figure, write_outputs)  # fmt: skip
 
 METRICS = ("fid", "kid", "flip_share_fake", "fgsm_accuracy_real", "clean_accuracy_real",
            "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")  # fmt: skip

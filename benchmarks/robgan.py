@@ -49,27 +49,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import (
-    CONFIGS as ALL_CONFIGS,
-    DEFAULT_DATA,
-    OUT,
-    REPO,
-    FinishedCells,
-    add_resume_options,
-    count,
-    differences,
-    figure,
-    fit_from_configs,
-    mean_std,
-    prepare_classifier,
-    preset,
-    quiet_trainer,
-    require_data,
-    run_jobs,
-    run_safely,
-    save_figure,
-    write_outputs,
-)
+from benchmarks.harness import (CONFIGS as ALL_CONFIGS, DEFAULT_DATA, OUT, REPO, FinishedCells, add_resume_options, count, differences,
+    figure, fit_from_configs, mean_std, prepare_classifier, preset, quiet_trainer, require_data, run_jobs, run_safely, save_figure,
+    write_outputs)  # fmt: skip
 
 CONFIGS = ALL_CONFIGS / "robgan"
 EPS = (0.0, 0.02, 0.04, 0.08)

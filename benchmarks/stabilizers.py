@@ -45,30 +45,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import (
-    CONFIGS,
-    DEFAULT_DATA,
-    OUT,
-    FinishedCells,
-    Table,
-    add_resume_options,
-    cell_arguments,
-    check_iterations,
-    count,
-    figure,
-    file_digest,
-    finite,
-    json_number,
-    mean_std,
-    paired,
-    prepare_classifier,
-    preset,
-    require_data,
-    run_jobs,
-    run_safely,
-    save_figure,
-    write_outputs,
-)
+from benchmarks.harness import (CONFIGS, DEFAULT_DATA, OUT, FinishedCells, Table, add_resume_options, cell_arguments, check_iterations,
+    count, figure, file_digest, finite, json_number, mean_std, paired, prepare_classifier, preset, require_data, run_jobs, run_safely,
+    save_figure, write_outputs)  # fmt: skip
 from datgan_lightning.callbacks.base import EveryNIterations
 from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality
 
