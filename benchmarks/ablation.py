@@ -1,8 +1,8 @@
 """The DAT paper's ablations at CPU size on the offline CIFAR-10 subset, several seeds per cell, scored by
 domain-classifier FID/KID and D's robustness; prints mean ± std per row, writes JSON, a table and a plot.
 
-    python benchmarks/ablation.py --table table3_ns --quick                 # under 10 minutes on 2 cores
-    python benchmarks/ablation.py --table table3_ns table4 --seeds 3 --jobs 2 --json benchmarks/out/ablation/ablation.json
+    python -m benchmarks.ablation --table table3_ns --quick                 # under 10 minutes on 2 cores (quiet)
+    python -m benchmarks.ablation --table table3_ns table4 --seeds 3 --jobs 2 --json benchmarks/out/ablation/ablation.json
 
 Tables (``--table``, one or more; every cell is a config of ``configs/`` stacked as ``datgan fit`` would):
 
@@ -31,46 +31,35 @@ Cells run in ``--jobs`` spawned processes with one thread each. Outputs (written
 (default ``<out>/ablation.json``) ``{table: {row: {metric: [one value per seed]}}}`` (``null`` for a
 non-finite value or a failed run), the markdown table ``<out>/<json name>_table.md`` and the plot ``--plot`` (default
 ``<out>/ablation.png``); each run's resolved config is in ``<out>/runs/<table>/<row>/seed<s>/config.yaml``.
+
+The grid is resumable: each finished cell goes to ``<out>/<json name>_cells.json`` at once, and the same
+command run again skips the cells found there (``--restart`` recomputes them).
+
+Scoring uses :class:`datgan_lightning.metrics.ImageQuality` (the torch-fidelity formulas), not the
+torchmetrics engine: its KID draws its subsets with numpy's ``RandomState(2020)`` as torch-fidelity does,
+torchmetrics' with torch's RNG, so the KID column (and FID's last digit) would not repeat the published tables.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import math
-import multiprocessing as mp
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "configs"
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "cifar10_subset.npz"
+from benchmarks.harness import (CONFIGS, DEFAULT_DATA, OUT, FinishedCells, Table, add_resume_options, cell_arguments, check_iterations,
+    count, figure, file_digest, finite, json_number, mean_std, paired, prepare_classifier, preset, require_data, run_jobs, run_safely,
+    save_figure, write_outputs)  # fmt: skip
 
 METRICS = ("fid", "kid", "flip_share_fake", "fgsm_accuracy_real", "clean_accuracy_real",
            "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")  # fmt: skip
 SHOWN = (("fid", "FID", 2), ("kid", "KID", 3), ("flip_share_fake", "flip share (fakes)", 3),
          ("fgsm_accuracy_real", "FGSM acc. (reals)", 3), ("clean_accuracy_real", "clean acc. (reals)", 3),
          ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1), ("seconds_per_iteration", "s / it", 3))  # fmt: skip
-
-
-class Table:
-    """One ablation: rows of ``datgan fit`` arguments stacked on ``base`` (a row may bring its own base),
-    ``overrides`` for every row (e.g. narrower nets), and for line plots each row's ``series`` ``(line, x)``."""
-
-    def __init__(self, title: str, base: str, rows: dict[str, list[str]], iterations: int, quick_iterations: int,
-                 overrides: list[str] | None = None, series: dict[str, tuple[str, float]] | None = None,
-                 x_label: str = "", x_ticks: dict[float, str] | None = None, reference: dict[str, str] | None = None) -> None:  # fmt: skip
-        self.title, self.base, self.rows = title, base, rows
-        self.iterations, self.quick_iterations = iterations, quick_iterations
-        self.overrides, self.series = overrides or [], series or {}
-        self.x_label, self.x_ticks = x_label, x_ticks or {}
-        self.reference = reference or {}  # row -> the row it is compared with, seed by seed (same seed, same initial nets)
 
 
 def _overlay(path: str) -> list[str]:
@@ -123,42 +112,22 @@ TABLES: dict[str, Table] = {
 
 
 # ------------------------------------------------------------------------------------------- one run
-def cell_arguments(table: Table, row: str, seed: int, iterations: int, data: Path, run_dir: Path, extra: list[str]) -> list[str]:
-    """The ``datgan fit`` arguments of one cell (without the verb): configs, then seed, length, data, quiet trainer."""
-    base = ["--config", str(CONFIGS / table.base)] if table.base else []
-    return [
-        *base, *table.rows[row], *table.overrides, *extra,
-        f"--seed_everything={seed}", f"--model.init_args.max_iterations={iterations}",
-        f"--data.init_args.path={data}", f"--data.init_args.seed={seed}",
-        "--trainer.logger=false", "--trainer.callbacks=[]", "--trainer.enable_checkpointing=false",
-        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", f"--trainer.default_root_dir={run_dir}",
-    ]  # fmt: skip
-
-
 def run_cell(job: dict) -> dict:
     """Train one (table, row, seed) cell from its configs and score it; never raises (a failure is reported)."""
-    torch.set_num_threads(1)
-    try:
-        return {**job, "scores": _train_and_score(job), "error": None}
-    except Exception as err:  # noqa: BLE001 - one failed cell must not lose the table
-        return {**job, "scores": {}, "error": f"{type(err).__name__}: {err}"}
+    return run_safely(lambda job: {"scores": _train_and_score(job)}, job, {"scores": {}})
 
 
 def _train_and_score(job: dict) -> dict[str, float]:
-    import warnings
-
     from datgan_lightning.cli import create_cli
     from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality
     from datgan_lightning.metrics.robustness import robustness_report
 
-    warnings.filterwarnings("ignore")
     cli = create_cli(job["arguments"], run=False)
     model, data = cli.model, cli.datamodule
     start = time.perf_counter()
     cli.trainer.fit(model, data)
     seconds = time.perf_counter() - start
-    if model.generator_iterations != job["iterations"]:
-        raise RuntimeError(f"trained {model.generator_iterations} of {job['iterations']} generator iterations")
+    check_iterations(model, job["iterations"])
     model.cpu()
     quality = ImageQuality(DomainClassifierFeatures(job["classifier"]), num_real={"train": job["num_real"]},
                            num_fake={"train": job["num_fake"]}, batch_size=250, cache_dir=job["cache_dir"])  # fmt: skip
@@ -181,33 +150,6 @@ def _train_and_score(job: dict) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------- the classifier
-def file_digest(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()[:8]
-
-
-def prepare_classifier(data: Path, out: Path, epochs: int, threads: int) -> tuple[Path, str, float]:
-    """The CIFAR domain classifier for ``data`` (trained on its training images), cached under ``out``;
-    returns its path, its extractor name and its accuracy on the held-out test images."""
-    from datgan_lightning.data import NpzImages
-    from datgan_lightning.metrics.domain_classifier import classifier_accuracy, save_domain_classifier, train_domain_classifier
-    from datgan_lightning.metrics.extractors import DomainClassifierFeatures
-
-    path = out / f"classifier_{file_digest(data)}_e{epochs}.pt"
-    datamodule = NpzImages(str(data))
-    datamodule.setup("fit")
-    test = datamodule.test_dataset or datamodule.train_dataset
-    if not path.is_file():
-        torch.set_num_threads(threads)
-        labels = datamodule.train_dataset.tensors[1]
-        if (labels < 0).any():
-            raise SystemExit(f"ablation: {data} has no labels (train_y); the domain classifier needs them.")
-        classifier = train_domain_classifier(datamodule.train_dataset, num_classes=max(2, int(labels.max()) + 1),
-                                             channels=datamodule.image_shape[0], epochs=epochs)  # fmt: skip
-        save_domain_classifier(classifier, path)
-    extractor = DomainClassifierFeatures(str(path))
-    return path, extractor.name, classifier_accuracy(extractor.classifier, test)
-
-
 def cache_real_features(classifier: Path, data: Path, num_real: int, cache_dir: Path, data_key: str) -> None:
     """Extract the real features once, so the parallel runs read them from the disk cache."""
     from datgan_lightning.data import NpzImages
@@ -220,30 +162,6 @@ def cache_real_features(classifier: Path, data: Path, num_real: int, cache_dir: 
 
 
 # -------------------------------------------------------------------------------------- reporting
-def finite(values: list) -> list[float]:
-    return [v for v in values if v is not None and math.isfinite(v)]
-
-
-def mean_std(values: list, digits: int) -> str:
-    ok = finite(values)
-    if not ok:
-        return "n/a"
-    text = f"{statistics.fmean(ok):.{digits}f} ± {statistics.stdev(ok) if len(ok) > 1 else 0.0:.{digits}f}"
-    return text if len(ok) == len(values) else f"{text} ({len(values) - len(ok)} missing)"
-
-
-def paired(rows: dict, row: str, reference: str | None, metric: str = "fid") -> str:
-    """``row − reference`` of ``metric`` seed by seed, mean ± std, and in how many seeds the reference is lower."""
-    if reference is None or reference not in rows:
-        return ""
-    pairs = [(a, b) for a, b in zip(rows[row][metric], rows[reference][metric]) if a is not None and b is not None]
-    if not pairs:
-        return "n/a"
-    diffs = [a - b for a, b in pairs]
-    spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
-    return f"{statistics.fmean(diffs):+.2f} ± {spread:.2f} vs {reference} ({sum(b < a for a, b in pairs)}/{len(pairs)} lower)"
-
-
 def markdown(results: dict, notes: dict[str, str]) -> str:
     lines = []
     for name, rows in results.items():
@@ -259,18 +177,11 @@ def markdown(results: dict, notes: dict[str, str]) -> str:
 def save_plot(results: dict, path: Path) -> None:
     """Per table: FID, flip share of fakes, PGD steps to flip fakes and FGSM accuracy on reals, mean ± std over seeds (bars per
     row, or lines over the swept value for the Fig. 4/6/7 sweeps)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from datgan_lightning.utils import write_atomically
-
     panels = (("fid", "FID (domain classifier)"), ("flip_share_fake", "flip share of fakes (Fig. 8)"),
               ("iterations_to_flip_fake", "PGD steps to flip fakes (Fig. 9)"), ("fgsm_accuracy_real", "FGSM accuracy on reals"))  # fmt: skip
     heights = [3.2 if TABLES[name].series else 0.4 * len(rows) + 1.6 for name, rows in results.items()]
-    fig, axes = plt.subplots(len(results), len(panels), figsize=(4 * len(panels), sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})  # fmt: skip
+    fig = figure(figsize=(4 * len(panels), sum(heights)))
+    axes = fig.subplots(len(results), len(panels), squeeze=False, gridspec_kw={"height_ratios": heights})
     for axes_row, (name, rows) in zip(axes, results.items()):
         table = TABLES[name]
         for ax, (metric, label) in zip(axes_row, panels):
@@ -296,45 +207,32 @@ def save_plot(results: dict, path: Path) -> None:
                 ax.invert_yaxis()
             ax.set_title(f"{name}: {label}", fontsize=9)
     fig.tight_layout()
-    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
-    plt.close(fig)
-
-
-def write_json(path: Path, data: dict) -> None:
-    from datgan_lightning.utils import write_atomically
-
-    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n"))
+    save_figure(fig, path, dpi=80)
 
 
 # ------------------------------------------------------------------------------------------- main
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", nargs="+", choices=sorted(TABLES), default=["table3_ns"], help="the ablation(s) to run")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per cell, 0..N-1 (default 3)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel processes, one thread each (default 2)")
-    parser.add_argument("--iterations", type=int, default=None, help="generator iterations per run (default: the table's)")
+    parser.add_argument("--seeds", type=count, default=3, help="seeds per cell, 0..N-1 (default 3)")
+    parser.add_argument("--jobs", type=count, default=2, help="parallel processes, one thread each (default 2)")
+    parser.add_argument("--iterations", type=count, default=None, help="generator iterations per run (default: the table's)")
     parser.add_argument("--rows", nargs="+", default=None, help="only these rows (names as printed)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the iterations, fewer samples: under 10 minutes")
     parser.add_argument("--smoke", action="store_true", help="tests only: 2 iterations at width 4 (SNGAN 8), tiny scoring")
-    parser.add_argument("--num-fake", type=int, default=None, help="generated samples for FID/KID (default 2000; quick 500)")
-    parser.add_argument("--robustness-samples", type=int, default=None, help="reals and fakes of the robustness measures (default 128; quick 64)")
-    parser.add_argument("--classifier-epochs", type=int, default=None, help="domain classifier epochs (default 10; quick 3)")
+    parser.add_argument("--num-fake", type=count, default=None, help="generated samples for FID/KID (default 2000; quick 500)")
+    parser.add_argument("--robustness-samples", type=count, default=None, help="reals and fakes of the robustness measures (default 128; quick 64)")
+    parser.add_argument("--classifier-epochs", type=count, default=None, help="domain classifier epochs (default 10; quick 3)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the .npz images (default ../shared/data/cifar10_subset.npz)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "ablation")
+    parser.add_argument("--out", type=Path, default=OUT / "ablation", help="where the outputs, the runs and the caches go (default benchmarks/out/ablation)")
     parser.add_argument("--json", type=Path, default=None, help="results JSON (default <out>/ablation.json)")
     parser.add_argument("--plot", type=Path, default=None, help="PNG (default <out>/ablation.png)")
+    add_resume_options(parser)
     args = parser.parse_args(argv)
-    for option in ("seeds", "jobs", "iterations", "num_fake", "robustness_samples", "classifier_epochs"):
-        value = getattr(args, option)
-        if value is not None and value < 1:
-            parser.error(f"--{option.replace('_', '-')}={value} must be >= 1")
-    if not args.data.is_file():
-        parser.error(f"--data={args.data} does not exist: the offline CIFAR-10 subset lives in ../shared/data/cifar10_subset.npz")
-    args.data = args.data.resolve()
-    small = args.quick or args.smoke
-    args.num_fake = args.num_fake or (16 if args.smoke else 500 if small else 2000)
-    args.robustness_samples = args.robustness_samples or (4 if args.smoke else 64 if small else 128)
-    args.classifier_epochs = args.classifier_epochs or (1 if args.smoke else 3 if small else 10)
+    args.data = require_data(parser, args.data)
+    args.num_fake = args.num_fake or preset(args, 2000, 500, 16)
+    args.robustness_samples = args.robustness_samples or preset(args, 128, 64, 4)
+    args.classifier_epochs = args.classifier_epochs or preset(args, 10, 3, 1)
     args.json = args.json or args.out / "ablation.json"
     args.plot = args.plot or args.out / "ablation.png"
     return args
@@ -358,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
     jobs, notes = [], {}
     for name in args.table:
         table = TABLES[name]
-        iterations = args.iterations or (2 if args.smoke else table.quick_iterations if args.quick else table.iterations)
+        iterations = args.iterations or preset(args, table.iterations, table.quick_iterations, 2)
         extra = []
         if args.smoke:
             width = 8 if "sngan" in (table.base or "") else 4
@@ -376,13 +274,14 @@ def main(argv: list[str] | None = None) -> dict:
                 })  # fmt: skip
     print(f"{len(jobs)} runs in {args.jobs} process(es)", flush=True)
 
-    runs = run_jobs(run_cell, jobs, args.jobs, start, _describe)
+    journal = FinishedCells(args.json.with_name(f"{args.json.stem}_cells.json"), restart=args.restart)
+    runs = run_jobs(run_cell, jobs, args.jobs, start, _describe, journal)
 
     results: dict = {name: {} for name in args.table}
     for name in args.table:
         for row in (r for r in TABLES[name].rows if args.rows is None or r in args.rows):
             done = sorted((r for r in runs if r["table"] == name and r["row"] == row), key=lambda r: r["seed"])
-            results[name][row] = {m: [_json_number(r["scores"].get(m)) for r in done] for m in METRICS}
+            results[name][row] = {m: [json_number(r["scores"].get(m)) for r in done] for m in METRICS}
     wall = time.perf_counter() - start
     header = (f"Domain classifier {extractor_name} (held-out accuracy {accuracy:.3f}); FID/KID of {args.num_fake} fakes vs "
               f"{num_real} training images; robustness on {args.robustness_samples} reals/fakes; mean ± std over seeds; "
@@ -398,41 +297,10 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def run_jobs(run: Callable[[dict], dict], jobs: list[dict], processes: int, start: float, describe: Callable[[dict], str]) -> list[dict]:
-    """``run(job)`` for every job in ``processes`` spawned processes (in this one when 1), printing
-    ``[k/n, minutes since start] describe(outcome)`` as each finishes; the outcomes in finishing order."""
-    if processes == 1:
-        return _report(map(run, jobs), len(jobs), start, describe)
-    with mp.get_context("spawn").Pool(processes) as pool:
-        return _report(pool.imap_unordered(run, jobs, chunksize=1), len(jobs), start, describe)
-
-
-def _report(outcomes: Iterable[dict], total: int, start: float, describe: Callable[[dict], str]) -> list[dict]:
-    runs = []
-    for run in outcomes:
-        runs.append(run)
-        print(f"[{len(runs)}/{total}, {(time.perf_counter() - start) / 60:.1f} min] {describe(run)}", flush=True)
-    return runs
-
-
-def write_outputs(out: Path, json_path: Path, results: dict, table_md: str) -> Path:
-    """The results JSON and the markdown table ``<out>/<json stem>_table.md``, both written atomically."""
-    from datgan_lightning.utils import write_atomically
-
-    write_json(json_path, results)
-    table_path = out / f"{json_path.stem}_table.md"
-    write_atomically(table_path, lambda tmp: Path(tmp).write_text(table_md.rstrip("\n") + "\n"))
-    return table_path
-
-
 def _describe(run: dict) -> str:
     s = run["scores"]
     status = f"FID {s['fid']:.2f} flip {s['flip_share_fake']:.2f} FGSM acc {s['fgsm_accuracy_real']:.2f}" if s else f"FAILED {run['error']}"
     return f"{run['table']} / {run['row']} / seed {run['seed']}: {status}"
-
-
-def _json_number(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 if __name__ == "__main__":

@@ -4,10 +4,10 @@ previous engine (our own pipeline with torch-fidelity's formulas, :class:`~datga
 on the same generator, extractor, fakes and real split, with the real statistics already cached on disk:
 what every evaluation after a run's first costs (generate the fakes, extract them, compute the metrics).
 
-    python benchmarks/eval_speed.py                  # 10k fakes vs 10k cached reals, CIFAR-10 shapes, domain classifier
-    python benchmarks/eval_speed.py --quick          # 2k fakes and reals
-    python benchmarks/eval_speed.py --smoke          # tests: 64
-    python benchmarks/eval_speed.py --extractor inception --num 500   # torch-fidelity's InceptionV3, random weights
+    python -m benchmarks.eval_speed                  # 10k fakes vs 10k cached reals, CIFAR-10 shapes, domain classifier
+    python -m benchmarks.eval_speed --quick          # 2k fakes and reals
+    python -m benchmarks.eval_speed --smoke          # tests: 64
+    python -m benchmarks.eval_speed --extractor inception --num 500   # torch-fidelity's InceptionV3, random weights
 
 Both engines score FID, KID (``--kid-subsets`` x ``--kid-subset-size``, default 100 x 1000) and IS (10
 splits) of a DCGAN generator (random weights, 32 x 32 x 3, latent 100) against ``--num`` random real
@@ -32,6 +32,7 @@ from unittest import mock
 import torch
 from torch.utils.data import TensorDataset
 
+from benchmarks.harness import write_text
 from datgan_lightning.metrics import DomainClassifierFeatures, ImageMetrics, ImageQuality, InceptionV3Features, fid_kid_is
 from datgan_lightning.metrics.domain_classifier import save_domain_classifier
 from datgan_lightning.modules import DCGAN
@@ -112,8 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"    {', '.join(f'{k} {v:.6g}' for k, v in scores[name].items())}")
     print(f"  new / old: {new / old:.3f}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+        write_text(args.json, json.dumps(result, indent=1))
     return result
 
 

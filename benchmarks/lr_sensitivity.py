@@ -1,7 +1,7 @@
 """DAT paper Fig. 4 on MNIST: DCGAN with and without DAT across Adam learning rates, scored by FID/KID.
 
-    python benchmarks/lr_sensitivity.py --quick                      # 150 iterations per run: under 10 minutes here
-    python benchmarks/lr_sensitivity.py --json benchmarks/out/lr_sensitivity.json   # 2000 iterations per run: ~1 h here
+    python -m benchmarks.lr_sensitivity --quick                      # 150 iterations per run: under 10 minutes here
+    python -m benchmarks.lr_sensitivity --json benchmarks/out/lr_sensitivity.json   # 2000 iterations per run: ~1 h here
 
 Setup (Fig. 4): DCGAN (z=100, 4 conv layers with BN; width ``--width``, the paper's 64 by default
 with ``--width 64``), Adam with lr in {2e-4, 5e-4, 1e-3, 2e-3, 5e-3} for G and D, β = (0.5, 0.999),
@@ -21,20 +21,15 @@ import time
 from pathlib import Path
 
 import lightning as L
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from benchmarks.harness import OUT, REPO, figure, prepare_classifier, save_figure, write_text
+from datgan_lightning.adversarial import DAT
+from datgan_lightning.data import MNIST, NpzImages
+from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality
+from datgan_lightning.modules import DCGAN
 
-from datgan_lightning.adversarial import DAT  # noqa: E402
-from datgan_lightning.data import MNIST, NpzImages  # noqa: E402
-from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality  # noqa: E402
-from datgan_lightning.metrics.domain_classifier import classifier_accuracy, save_domain_classifier, train_domain_classifier  # noqa: E402
-from datgan_lightning.modules import DCGAN  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
 LRS = (2e-4, 5e-4, 1e-3, 2e-3, 5e-3)
 METHODS = ("gan", "dat")
 
@@ -71,7 +66,8 @@ def train_and_score(method: str, lr: float, args: argparse.Namespace, npz: Path,
 
 def save_plot(results: dict, lrs: list[float], iterations: int, extractor_name: str, path: Path) -> None:
     """FID vs learning rate, both methods, one tick per learning rate."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = figure(figsize=(5, 3.5))
+    ax = fig.subplots()
     for method, label in (("gan", "GAN"), ("dat", "GAN+DAT")):
         ax.plot(lrs, [results[method][f"{lr:g}"]["fid"] for lr in lrs], marker="o", label=label)
     ax.set(xscale="log", xlabel="Adam learning rate", ylabel=f"FID ({extractor_name})", title=f"MNIST DCGAN, {iterations} iterations")
@@ -79,8 +75,7 @@ def save_plot(results: dict, lrs: list[float], iterations: int, extractor_name: 
     ax.set_xticks([], minor=True)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -92,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--classifier-epochs", type=int, default=None)
     parser.add_argument("--mnist-root", default=str(REPO.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "lr_sensitivity")
+    parser.add_argument("--out", type=Path, default=OUT / "lr_sensitivity")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.iterations = args.iterations or (150 if args.quick else 2000)
@@ -101,12 +96,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
 
     npz = split_mnist(args.mnist_root, args.out)
-    data = NpzImages(str(npz))
-    data.setup("fit")
-    torch.manual_seed(0)
-    classifier = train_domain_classifier(data.train_dataset, num_classes=10, channels=1, epochs=epochs)
-    accuracy = classifier_accuracy(classifier, data.test_dataset)
-    extractor = DomainClassifierFeatures(str(save_domain_classifier(classifier, args.out / "classifier.pt")))
+    classifier, _, accuracy = prepare_classifier(npz, args.out, epochs, args.threads, seed=0)
+    extractor = DomainClassifierFeatures(str(classifier))
     print(f"domain classifier: held-out accuracy {accuracy:.4f} ({extractor.name})")
     quality = ImageQuality(extractor, num_real={"test": 2000}, num_fake={"test": 2000}, batch_size=500)
 
@@ -124,14 +115,13 @@ def main(argv: list[str] | None = None) -> dict:
         g, d = results["gan"][f"{lr:g}"], results["dat"][f"{lr:g}"]
         rows.append(f"| {lr:g} | {g['fid']:.2f} | {d['fid']:.2f} | {g['kid']:.4f} | {d['kid']:.4f} |")
     table = "\n".join(rows)
-    (args.out / "lr_sensitivity_table.md").write_text(table + "\n")
+    write_text(args.out / "lr_sensitivity_table.md", table + "\n")
     print(table)
 
     save_plot(results, args.lrs, args.iterations, extractor.name, args.out / "lr_sensitivity.png")
     print(f"plot: {args.out / 'lr_sensitivity.png'}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({m: {lr: {"fid": v["fid"], "kid": v["kid"]} for lr, v in r.items()} for m, r in results.items()}, indent=2))
+        write_text(args.json, json.dumps({m: {lr: {"fid": v["fid"], "kid": v["kid"]} for lr, v in r.items()} for m, r in results.items()}, indent=2))
     return results
 
 

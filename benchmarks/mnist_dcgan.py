@@ -1,9 +1,9 @@
 """DCGAN with and without DAT on the offline MNIST test split (10k images): time per generator
 iteration and sample grids, trained from the library's CPU configs.
 
-    python benchmarks/mnist_dcgan.py                  # configs/cpu/dcgan_mnist{,_dat}.yaml as written (2000 iterations)
-    python benchmarks/mnist_dcgan.py --quick          # 200 iterations each
-    python benchmarks/mnist_dcgan.py --iterations 3000 --json out.json
+    python -m benchmarks.mnist_dcgan                  # configs/cpu/dcgan_mnist{,_dat}.yaml as written (2000 iterations)
+    python -m benchmarks.mnist_dcgan --quick          # 200 iterations each
+    python -m benchmarks.mnist_dcgan --iterations 3000 --json out.json
 
 Runs both methods one after the other in this process (same threads, same data), from
 ``configs/cpu/dcgan_mnist.yaml`` and ``configs/cpu/dcgan_mnist_dat.yaml`` through the ``datgan`` CLI.
@@ -22,11 +22,13 @@ from pathlib import Path
 import torch
 from torchvision.utils import save_image
 
+from benchmarks.harness import CONFIGS as ALL_CONFIGS
+from benchmarks.harness import OUT, REPO, write_text
 from datgan_lightning.callbacks import IterationTimer
 from datgan_lightning.cli import create_cli
+from datgan_lightning.utils import write_atomically
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIGS = {"gan": REPO / "configs" / "cpu" / "dcgan_mnist.yaml", "dat": REPO / "configs" / "cpu" / "dcgan_mnist_dat.yaml"}
+CONFIGS = {"gan": ALL_CONFIGS / "cpu" / "dcgan_mnist.yaml", "dat": ALL_CONFIGS / "cpu" / "dcgan_mnist_dat.yaml"}
 
 
 def run(method: str, iterations: int, out: Path, mnist_root: str, threads: int) -> dict:
@@ -41,7 +43,8 @@ def run(method: str, iterations: int, out: Path, mnist_root: str, threads: int) 
     cli.trainer.fit(cli.model, cli.datamodule)
     total = time.perf_counter() - start
     z = torch.randn(64, cli.model.generator.latent_dim, generator=torch.Generator().manual_seed(0))
-    save_image(cli.model.sample(z=z), out / f"samples_{method}.png", nrow=8, normalize=True, value_range=(-1, 1))
+    samples = cli.model.sample(z=z)
+    write_atomically(out / f"samples_{method}.png", lambda tmp: save_image(samples, tmp, nrow=8, normalize=True, value_range=(-1, 1), format="png"))
     times = timer.summary()
     return {"iterations": iterations, "seconds_per_iteration": times["median"], "spread": [times["q1"], times["q3"]], "total_seconds": total}
 
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="200 iterations per method")
     parser.add_argument("--mnist-root", default=str(REPO.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "mnist_dcgan")
+    parser.add_argument("--out", type=Path, default=OUT / "mnist_dcgan")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     iterations = args.iterations or (200 if args.quick else 2000)
@@ -65,11 +68,11 @@ def main(argv: list[str] | None = None) -> dict:
                     f"{1000 * r['spread'][0]:.1f}-{1000 * r['spread'][1]:.1f} | {r['total_seconds']:.0f} |")  # fmt: skip
     rows.append(f"\nDAT / GAN time per iteration: {ratio:.2f} ({args.threads} threads)")
     table = "\n".join(rows)
-    (args.out / "mnist_dcgan_table.md").write_text(table + "\n")
+    write_text(args.out / "mnist_dcgan_table.md", table + "\n")
     print(table)
     print(f"samples: {args.out / 'samples_gan.png'}, {args.out / 'samples_dat.png'}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        write_text(args.json, json.dumps(results, indent=2))
     return results
 
 

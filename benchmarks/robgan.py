@@ -1,8 +1,8 @@
 """Rob-GAN's Table 1 at CPU size on the offline CIFAR-10 subset: accuracy under L-inf PGD of one classifier
 network trained three ways with the same budget, and the split loss against the AC-GAN loss.
 
-    python benchmarks/robgan.py --quick --seeds 3 --jobs 2 --json benchmarks/out/robgan/quick.json   # under 10 minutes
-    python benchmarks/robgan.py --seeds 3 --jobs 2 --json benchmarks/out/robgan/robgan.json          # the configs' lengths
+    python -m benchmarks.robgan --quick --seeds 3 --jobs 2 --json benchmarks/out/robgan/quick.json   # under 10 minutes
+    python -m benchmarks.robgan --seeds 3 --jobs 2 --json benchmarks/out/robgan/robgan.json          # the configs' lengths
 
 The classifier is the class head on the features of the AC-GAN discriminator of
 ``configs/robgan/cifar10_subset_cpu.yaml`` (SN-GAN's 32 px ResNet D without spectral norm, ndf 16). Each
@@ -27,7 +27,7 @@ CIFAR-10 row; images in [-1, 1]), on the first ``--eval-samples`` held-out test 
 
 **Split vs AC-GAN loss**: a second co-training with ``class_loss: acgan`` (same seed, same ``K``). For each
 G, ``--per-class`` samples of every class (the same latents for both) are embedded by a fixed CIFAR-10
-domain classifier (trained on the 4660 training images, cached as in ``ablation.py``): *within-class
+domain classifier (trained on the 4660 training images, cached as in ``benchmarks.ablation``): *within-class
 diversity* is the mean pairwise L2 distance of the features of one class's samples, averaged over the
 classes (higher: more diverse; real test images give the reference); *class agreement* is the share of
 samples that the fixed classifier puts in the class they were drawn for. Seed 0's samples (8 per class,
@@ -35,24 +35,25 @@ one row per class) are saved side by side with real test images as ``--grid`` (P
 
 Jobs (one per row and seed) run in ``--jobs`` spawned processes with one thread each. ``--json`` writes
 ``{"budget", "accuracy": {row: {eps: [per seed]}}, "diversity": {G: {metric: [per seed]}}, "seconds", ...}``;
-the markdown tables go to ``<out>/<json stem>_table.md``.
+the markdown tables go to ``<out>/<json stem>_table.md``. The grid is resumable as ``benchmarks.ablation``'s:
+finished jobs in ``<out>/<json stem>_cells.json``, skipped by a rerun of the same command (``--restart``: recompute).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ablation  # noqa: E402  (benchmarks/ is not a package)
-from ablation import DEFAULT_DATA, REPO, mean_std, prepare_classifier  # noqa: E402
+from benchmarks.harness import (CONFIGS as ALL_CONFIGS, DEFAULT_DATA, OUT, REPO, FinishedCells, add_resume_options, count, differences,
+    figure, fit_from_configs, mean_std, prepare_classifier, preset, quiet_trainer, require_data, run_jobs, run_safely, save_figure,
+    write_outputs)  # fmt: skip
 
-CONFIGS = REPO / "configs" / "robgan"
+CONFIGS = ALL_CONFIGS / "robgan"
 EPS = (0.0, 0.02, 0.04, 0.08)
 ROWS = {"clean": "(a) clean training", "madry": "(b) Madry adversarial training (reals)",
         "robgan": "(c) Rob-GAN co-training + fine-tuning"}  # fmt: skip
@@ -66,39 +67,18 @@ def fit_arguments(config: str, job: dict, run_dir: Path, *overrides: str) -> lis
     return [
         "--config", str(CONFIGS / config), *overrides, *job["net"],
         f"--seed_everything={job['seed']}", f"--data.init_args.path={job['data']}", f"--data.init_args.seed={job['seed']}",
-        f"--data.init_args.batch_size={job['batch_size']}", "--trainer.logger=false", "--trainer.callbacks=[]",
-        "--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false", f"--trainer.default_root_dir={run_dir}",
+        f"--data.init_args.batch_size={job['batch_size']}", *quiet_trainer(run_dir),
     ]  # fmt: skip
 
 
 def fit(arguments: list[str]):
-    from datgan_lightning.cli import create_cli
-
-    cli = create_cli(arguments, run=False)
-    cli.trainer.fit(cli.model, cli.datamodule)
-    if cli.model.generator_iterations != cli.model.max_iterations:
-        raise RuntimeError(f"trained {cli.model.generator_iterations} of {cli.model.max_iterations} iterations")
-    return cli
+    """``datgan fit`` of one row's stage, checked to have trained its ``max_iterations`` (a test counts the updates here)."""
+    return fit_from_configs(arguments)
 
 
 def run_job(job: dict) -> dict:
     """Train and score one (row, seed); never raises (a failed job is reported, the others still count)."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    import lightning.pytorch  # noqa: F401 - it sets its loggers' levels on import: quieten them after
-
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # no seed/GPU banners per fit
-    torch.set_num_threads(1)
-    start, cpu = time.perf_counter(), time.process_time()  # CPU seconds: what the job costs whatever else runs
-    try:
-        scores, error = _train_and_score(job), None
-    except Exception as err:  # noqa: BLE001 - one failed job must not lose the table
-        scores, error = {}, f"{type(err).__name__}: {err}"
-    return {**job, "scores": scores, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu, "error": error}
+    return run_safely(lambda job: {"scores": _train_and_score(job)}, job, {"scores": {}})
 
 
 def _train_and_score(job: dict) -> dict:
@@ -173,22 +153,15 @@ def real_reference(data: Path, per_class: int, classifier: str) -> tuple[dict[st
 
 
 def save_grids(grids: dict[str, torch.Tensor], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from datgan_lightning.utils import write_atomically
-
-    fig, axes = plt.subplots(1, len(grids), figsize=(4 * len(grids), 4.6), squeeze=False)
+    fig = figure(figsize=(4 * len(grids), 4.6))
+    axes = fig.subplots(1, len(grids), squeeze=False)
     for ax, (name, grid) in zip(axes[0], grids.items()):
         ax.imshow(grid.permute(1, 2, 0).numpy())
         ax.set_title(name, fontsize=10)
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 # ------------------------------------------------------------------------------------------ reporting
@@ -200,7 +173,7 @@ def accuracy_markdown(accuracy: dict) -> str:
     if "robgan" in accuracy and "madry" in accuracy:
         cells = []
         for e in EPS:
-            diffs = [100 * (c - b) for c, b in zip(accuracy["robgan"][str(e)], accuracy["madry"][str(e)])]
+            diffs = [100 * d for d in differences(accuracy["robgan"][str(e)], accuracy["madry"][str(e)])]
             cells.append(f"{mean_std(diffs, 1)} ({sum(d > 0 for d in diffs)}/{len(diffs)} seeds higher)" if diffs else "n/a")
         lines.append("| (c) − (b), same seed, points | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -217,29 +190,26 @@ def diversity_markdown(div: dict) -> str:
 # ------------------------------------------------------------------------------------------------ main
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel processes, one thread each (default 2)")
-    parser.add_argument("--cotrain", type=int, default=None, help="co-training iterations K (default 60; quick 15)")
-    parser.add_argument("--finetune", type=int, default=None, help="fine-tuning steps F (default 150; quick 45)")
-    parser.add_argument("--eval-samples", type=int, default=None, help="held-out images for the accuracy (default 846: all; quick 200)")
+    parser.add_argument("--seeds", type=count, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--jobs", type=count, default=2, help="parallel processes, one thread each (default 2)")
+    parser.add_argument("--cotrain", type=count, default=None, help="co-training iterations K (default 60; quick 15)")
+    parser.add_argument("--finetune", type=count, default=None, help="fine-tuning steps F (default 150; quick 45)")
+    parser.add_argument("--eval-samples", type=count, default=None, help="held-out images for the accuracy (default 846: all; quick 200)")
     parser.add_argument("--per-class", type=int, default=None, help="samples per class for the diversity (default 64; quick 32)")
     parser.add_argument("--quick", action="store_true", help="K 15, F 45, 200 test images: under 10 minutes on 2 cores")
     parser.add_argument("--smoke", action="store_true", help="tests only: K 1, F 2, tiny nets (ngf 2, ndf 2) and batches, 4 test images")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the labelled .npz (default ../shared/data/cifar10_subset.npz)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "robgan")
-    parser.add_argument("--classifier-dir", type=Path, default=REPO / "benchmarks" / "out" / "ablation",
-                        help="cache of the fixed domain classifier (shared with ablation.py)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=OUT / "robgan", help="where the outputs and the runs go (default benchmarks/out/robgan)")
+    parser.add_argument("--classifier-dir", type=Path, default=OUT / "ablation",
+                        help="cache of the fixed domain classifier (shared with benchmarks.ablation)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, help="results JSON (default <out>/robgan.json)")
     parser.add_argument("--grid", type=Path, default=None, help="sample grids PNG (default benchmarks/results/robgan_split_vs_acgan[_quick].png)")
+    add_resume_options(parser)
     args = parser.parse_args(argv)
-    for option in ("seeds", "jobs", "cotrain", "finetune", "eval_samples", "per_class"):
-        value = getattr(args, option)
-        if value is not None and value < 1 or option == "per_class" and value == 1:
-            parser.error(f"--{option.replace('_', '-')}={value} is too small; use >= {2 if option == 'per_class' else 1}")
-    if not args.data.is_file():
-        parser.error(f"--data={args.data} does not exist: the offline CIFAR-10 subset lives in ../shared/data/cifar10_subset.npz")
-    args.data = args.data.resolve()
-    pick = lambda full, quick, smoke: smoke if args.smoke else quick if args.quick else full  # noqa: E731
+    if args.per_class is not None and args.per_class < 2:
+        parser.error(f"--per-class={args.per_class} is too small: a within-class distance needs >= 2 samples per class")
+    args.data = require_data(parser, args.data)
+    pick = functools.partial(preset, args)
     args.cotrain = args.cotrain or pick(60, 15, 1)
     args.finetune = args.finetune or pick(150, 45, 2)
     args.eval_samples = args.eval_samples or pick(846, 200, 4)
@@ -263,7 +233,8 @@ def main(argv: list[str] | None = None) -> dict:
     jobs = [{**common, "row": row, "seed": seed} for seed in range(args.seeds) for row in ("robgan", "madry", "acgan", "clean")]
     print(f"{len(jobs)} jobs in {args.jobs} process(es); budget {budget} classifier updates of batch {common['batch_size']} "
           f"(co-training {args.cotrain} x {N_DIS} + fine-tuning {args.finetune})", flush=True)  # fmt: skip
-    runs = ablation.run_jobs(run_job, jobs, args.jobs, start, _describe)
+    journal = FinishedCells(args.json.with_name(f"{args.json.stem}_cells.json"), restart=args.restart)
+    runs = run_jobs(run_job, jobs, args.jobs, start, _describe, journal)
     runs.sort(key=lambda r: r["seed"])
     ok = [r for r in runs if r["error"] is None]
     accuracy = {row: {str(e): [r["scores"]["accuracy"][str(e)] for r in ok if r["row"] == row] for e in EPS} for row in ROWS}
@@ -295,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
                           "n_dis": N_DIS, "finetune_steps": args.finetune},
                "eval_samples": args.eval_samples, "seeds": args.seeds, "accuracy": accuracy, "diversity": div,
                "seconds": seconds, "cpu_seconds": cpu_seconds, "wall_seconds": wall, "failed": [f"{r['row']} seed {r['seed']}: {r['error']}" for r in runs if r["error"]]}  # fmt: skip
-    table_path = ablation.write_outputs(args.out, args.json, results, text)
+    table_path = write_outputs(args.out, args.json, results, text)
     print(f"json: {args.json}\ntable: {table_path}\ngrids: {args.grid}\nwall: {wall / 60:.1f} min")
     return results
 

@@ -2,12 +2,12 @@
 of the gan_ddp strategy against Lightning's ddp_find_unused_parameters_true; and a FLOP-counted model of
 the speed-up up to 64 ranks.
 
-    python benchmarks/scale.py                 # SNGAN-32 widths 32, global batch 32, n_dis 5, 6 timed iterations
-    python benchmarks/scale.py --quick         # widths 16, global batch 16, 3 timed iterations
-    python benchmarks/scale.py --smoke         # tiny, DAT only, 1 process and 2 with gan_ddp (a test runs it)
-    python benchmarks/scale.py --device cuda --processes 1 2 4 8 --batch 256 --width 128   # the GPU path
-    python benchmarks/scale.py --attacks local gathered --strategies gan_ddp   # DAT's attack: own rows vs the gathered global batch
-    python benchmarks/scale.py --model         # FLOP model only (meta device, seconds): SNGAN-32/48/64 at R = 1, 2, 8, 64
+    python -m benchmarks.scale                 # SNGAN-32 widths 32, global batch 32, n_dis 5, 6 timed iterations
+    python -m benchmarks.scale --quick         # widths 16, global batch 16, 3 timed iterations
+    python -m benchmarks.scale --smoke         # tiny, DAT only, 1 process and 2 with gan_ddp (a test runs it)
+    python -m benchmarks.scale --device cuda --processes 1 2 4 8 --batch 256 --width 128   # the GPU path
+    python -m benchmarks.scale --attacks local gathered --strategies gan_ddp   # DAT's attack: own rows vs the gathered global batch
+    python -m benchmarks.scale --model         # FLOP model only (meta device, seconds): SNGAN-32/48/64 at R = 1, 2, 8, 64
 
 ``--attacks gathered`` times the attack as it was before each rank attacked its own rows (every rank
 attacks the gathered global batch, keeps its rows); it is kept here for that measurement only.
@@ -29,7 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.harness import OUT, REPO, write_text
+
 STRATEGIES = {"gan_ddp": "gan_ddp", "find_unused": "ddp_find_unused_parameters_true"}
 ATTACKS = ("local", "gathered")
 
@@ -164,7 +165,7 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, method: str, processes: int, strategy: str, out: Path, attack: str = "local") -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--method", method, "--processes", str(processes), "--attack", attack,
+    command = [sys.executable, "-m", "benchmarks.scale", "--worker", "--method", method, "--processes", str(processes), "--attack", attack,
                "--strategy", strategy, "--batch", str(args.batch), "--width", str(args.width), "--n-dis", str(args.n_dis),
                "--iterations", str(args.iterations), "--device", args.device, "--out", str(out)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
@@ -211,8 +212,8 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(f"| {method} | {processes} | {strategy}{' gathered attack' if gathered else ''} | {seconds:.3f} | {args.n_dis * args.batch / seconds:.0f} | {single / seconds:.2f} | {relative} |")
     table = "\n".join(rows)
     print(table)
-    (args.out / "scale_table.md").write_text(table + "\n")
-    (args.out / "scale.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
+    write_text(args.out / "scale_table.md", table + "\n")
+    write_text(args.out / "scale.json", json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
     return results
 
 
@@ -231,7 +232,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", action="store_true", help="print the FLOP model only")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "scale")
+    parser.add_argument("--out", type=Path, default=OUT / "scale")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="dat", help=argparse.SUPPRESS)
     parser.add_argument("--strategy", default="gan_ddp", help=argparse.SUPPRESS)

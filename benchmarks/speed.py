@@ -1,9 +1,9 @@
 """What DAT really costs: whole generator iterations of SNGAN-32, timed side by side in one process.
 
-    python benchmarks/speed.py --quick                 # batch 16, a few iterations: under 5 minutes here
-    python benchmarks/speed.py --batch 64 --json out.json
-    python benchmarks/speed.py --device cuda --bf16 --channels-last --compile
-    python benchmarks/speed.py --memory-formats        # our DAT loop in NCHW vs channels_last
+    python -m benchmarks.speed --quick                 # batch 16, a few iterations: under 5 minutes here
+    python -m benchmarks.speed --batch 64 --json out.json
+    python -m benchmarks.speed --device cuda --bf16 --channels-last --compile
+    python -m benchmarks.speed --memory-formats        # our DAT loop in NCHW vs channels_last
 
 One generator iteration is n_dis (5) D steps, each on a fresh real batch, plus one G step, with
 Mimicry's SNGAN-32 nets (G 256 channels, D 128), hinge loss and Adam, on random images in [-1, 1]
@@ -37,7 +37,6 @@ writes the ratios and raw timings.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import resource
@@ -55,6 +54,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, TensorDataset
 
+from benchmarks.harness import REPO, write_text
 from datgan_lightning.adversarial import DAT
 from datgan_lightning.callbacks import IterationTimer
 from datgan_lightning.callbacks.timing import summarize
@@ -351,7 +351,8 @@ def _rss_bytes() -> int:
 
 
 def peak_memory(method: str, argv: list[str]) -> int:
-    out = subprocess.run([sys.executable, __file__, *argv, "--memory-probe", method], capture_output=True, text=True, check=True)
+    probe = [sys.executable, "-m", "benchmarks.speed", *argv, "--memory-probe", method]
+    out = subprocess.run(probe, cwd=REPO, capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1])
 
 
@@ -438,8 +439,7 @@ def report(results: dict, text: str, args: argparse.Namespace) -> dict:
     results["setup"].update(torch=torch.__version__, lightning=L.__version__, machine=platform.processor() or platform.machine())
     print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        write_text(args.json, json.dumps(results, indent=2))
         print(f"json: {args.json}")
     return results
 

@@ -3,10 +3,10 @@ every method of ``configs/stabilizers/`` with the same budget and seeds, scored 
 the held-out and on the training images (the gap shows D overfitting), D's robustness and the time per
 generator iteration; prints mean ± std per method, writes JSON, a table and a plot of FID vs iterations.
 
-    python benchmarks/stabilizers.py --quick                       # 9 methods x 3 seeds, 30 iterations: < 10 min on 2 cores
-    python benchmarks/stabilizers.py --iterations 300 --fraction 10 --json benchmarks/out/stabilizers/s10.json
+    python -m benchmarks.stabilizers --quick                       # 9 methods x 3 seeds, 30 iterations: < 10 min on 2 cores
+    python -m benchmarks.stabilizers --iterations 300 --fraction 10 --json benchmarks/out/stabilizers/s10.json
 
-Cells (``ablation.Table``): ``configs/cpu/sngan_cifar10_subset.yaml`` + ``configs/stabilizers/data_<fraction>.yaml``
+Cells (``harness.Table``): ``configs/cpu/sngan_cifar10_subset.yaml`` + ``configs/stabilizers/data_<fraction>.yaml``
 + ``configs/stabilizers/<method>.yaml``, as ``datgan fit`` stacks them: SNGAN-32 (hinge, n_dis 5, Adam 2e-4
 β = (0, 0.9), batch 32) at width ``--width`` (16), on 100% (4,660), 20% (932) or 10% (466) of the subset's
 training images (``--fraction``; subset seed 0 for every run), ``--iterations`` generator iterations (300;
@@ -21,9 +21,9 @@ Scores of each run:
   same samples against the first N training images the run trained on, N = min(846, training images) (equal
   counts, so the two FIDs have the same small-sample bias and ``fid_gap`` = test − train measures overfitting
   only), in the feature space of a small CIFAR-10 domain classifier trained once on the subset's training
-  images (``ablation.prepare_classifier``; its numbers compare only with each other); ``fid_test`` and
+  images (``harness.prepare_classifier``; its numbers compare only with each other); ``fid_test`` and
   ``fid_train`` also every ``--every`` iterations, for the plot;
-* D's robustness as in ``benchmarks/ablation.py`` (of the plain D, not D∘T): ``flip_share_fake``,
+* D's robustness as in ``benchmarks.ablation`` (of the plain D, not D∘T): ``flip_share_fake``,
   ``fgsm_accuracy_real``, ``clean_accuracy_real``, ``iterations_to_flip_real`` / ``_fake``;
 * ``seconds_per_iteration``: training wall time without the evaluations, per generator iteration (runs
   share the cores: compare within one invocation); the table shows it relative to the baseline.
@@ -32,25 +32,24 @@ Outputs (atomic): ``--json`` (default ``<out>/stabilizers.json``) ``{"setup": {.
 {metric: [one value per seed]}}, "curves": {method: {iteration: {"fid_test": [...], "fid_train": [...]}}}}``
 (``null`` for a non-finite value or a failed run), the markdown table ``<out>/<json name>_table.md`` and the plot
 ``--plot`` (default ``<out>/stabilizers.png``). Each run's resolved config and FID history are in
-``<out>/runs/<fraction>/<method>/seed<s>/``.
+``<out>/runs/<fraction>/<method>/seed<s>/``. The grid is resumable as ``benchmarks.ablation``'s: finished
+cells in ``<out>/<json name>_cells.json``, skipped by a rerun of the same command (``--restart``: recompute).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ablation  # noqa: E402  (benchmarks/ is not a package)
-from ablation import CONFIGS, REPO, Table, file_digest, finite, mean_std, paired, prepare_classifier  # noqa: E402
-
-from datgan_lightning.callbacks.base import EveryNIterations  # noqa: E402
-from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality  # noqa: E402
+from benchmarks.harness import (CONFIGS, DEFAULT_DATA, OUT, FinishedCells, Table, add_resume_options, cell_arguments, check_iterations,
+    count, figure, file_digest, finite, json_number, mean_std, paired, prepare_classifier, preset, require_data, run_jobs, run_safely,
+    save_figure, write_outputs)  # fmt: skip
+from datgan_lightning.callbacks.base import EveryNIterations
+from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality
 
 METHODS = ("baseline", "dat", "diffaugment", "diffaugment_dat", "ada", "bcr", "lecam", "lecam_diffaugment", "lecam_diffaugment_dat")
 WITHOUT_DAT = {"dat": "baseline", "diffaugment_dat": "diffaugment", "lecam_diffaugment_dat": "lecam_diffaugment"}
@@ -65,7 +64,7 @@ SHOWN = (("fid_test", "FID test", 2), ("fid_train", "FID train", 2), ("fid_gap",
 
 
 def stabilizer_table(fraction: str, width: int) -> Table:
-    """The nine methods on the CPU SNGAN base at one data fraction, as rows of :class:`ablation.Table`."""
+    """The nine methods on the CPU SNGAN base at one data fraction, as rows of a :class:`~benchmarks.harness.Table`."""
     data = f"stabilizers/data_{fraction}.yaml"
     rows = {m: ["--config", str(CONFIGS / data), "--config", str(CONFIGS / "stabilizers" / f"{m}.yaml")] for m in METHODS}
     return Table(f"SNGAN-32 (width {width}) on {fraction}% of the training images",
@@ -94,20 +93,13 @@ class HeldOutAndTrainQuality(EveryNIterations):
 
 def run_cell(job: dict) -> dict:
     """Train one (method, seed) cell from its configs and score it; never raises (a failure is reported)."""
-    torch.set_num_threads(1)
-    try:
-        return {**job, **_train_and_score(job), "error": None}
-    except Exception as err:  # noqa: BLE001 - one failed cell must not lose the table
-        return {**job, "scores": {}, "curve": {}, "error": f"{type(err).__name__}: {err}"}
+    return run_safely(_train_and_score, job, {"scores": {}, "curve": {}})
 
 
 def _train_and_score(job: dict) -> dict:
-    import warnings
-
     from datgan_lightning.cli import create_cli
     from datgan_lightning.metrics.robustness import robustness_report
 
-    warnings.filterwarnings("ignore")
     cli = create_cli(job["arguments"], run=False)
     model, data = cli.model, cli.datamodule
     data.setup("fit")
@@ -118,8 +110,7 @@ def _train_and_score(job: dict) -> dict:
     start = time.perf_counter()
     cli.trainer.fit(model, data)
     seconds = time.perf_counter() - start - scorer.seconds
-    if model.generator_iterations != job["iterations"]:
-        raise RuntimeError(f"trained {model.generator_iterations} of {job['iterations']} generator iterations")
+    check_iterations(model, job["iterations"])
     name = quality.extractor.name
     curve = {h["generator_iterations"]: {"fid_test": h[f"fid/test/{name}"], "fid_train": h[f"fid/train/{name}"]} for h in scorer.history}
     last = scorer.history[-1]
@@ -159,16 +150,12 @@ def markdown(results: dict, header: str) -> str:
 
 def save_plot(results: dict, path: Path, title: str) -> None:
     """FID on the held-out images and the test − train gap vs generator iterations, mean ± std over seeds, one line per method."""
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from datgan_lightning.utils import write_atomically
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig = figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2)
     for index, (method, curve) in enumerate(results["curves"].items()):
-        style = {"color": plt.cm.tab10(index % 10), "linestyle": "--" if method in WITHOUT_DAT else "-", "marker": "o", "markersize": 3}
+        style = {"color": colormaps["tab10"](index % 10), "linestyle": "--" if method in WITHOUT_DAT else "-", "marker": "o", "markersize": 3}
         xs = sorted(curve, key=int)
         for ax, series in zip(axes, ("fid_test", "fid_gap")):
             values = [finite(curve[x][series]) for x in xs]
@@ -186,22 +173,22 @@ def save_plot(results: dict, path: Path, title: str) -> None:
     axes[0].legend(fontsize=7, ncol=2)
     fig.suptitle(f"{title}: mean ± std over seeds (dashed: with DAT)", fontsize=9)
     fig.tight_layout()
-    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def collect(runs: list[dict], methods: list[str]) -> dict:
-    """Per method: each metric's values over seeds; per method and scored iteration: FID test/train/gap over seeds."""
+    """Per method: each metric's values over seeds; per method and scored iteration: FID test/train/gap over seeds
+    (the outcomes as read back from JSON: a curve's iterations are strings)."""
     out: dict = {"methods": {}, "curves": {}}
     for method in methods:
         done = sorted((r for r in runs if r["row"] == method), key=lambda r: r["seed"])
-        out["methods"][method] = {m: [ablation._json_number(r["scores"].get(m)) for r in done] for m in METRICS}
-        iterations = sorted({i for r in done for i in r["curve"]})
+        out["methods"][method] = {m: [json_number(r["scores"].get(m)) for r in done] for m in METRICS}
+        iterations = sorted({i for r in done for i in r["curve"]}, key=int)
         out["curves"][method] = {
-            str(i): {
-                "fid_test": [ablation._json_number(r["curve"].get(i, {}).get("fid_test")) for r in done],
-                "fid_train": [ablation._json_number(r["curve"].get(i, {}).get("fid_train")) for r in done],
-                "fid_gap": [ablation._json_number(r["curve"][i]["fid_test"] - r["curve"][i]["fid_train"]) if i in r["curve"] else None for r in done],
+            i: {
+                "fid_test": [json_number(r["curve"].get(i, {}).get("fid_test")) for r in done],
+                "fid_train": [json_number(r["curve"].get(i, {}).get("fid_train")) for r in done],
+                "fid_gap": [json_number(r["curve"][i]["fid_test"] - r["curve"][i]["fid_train"]) if i in r["curve"] else None for r in done],
             }
             for i in iterations
         }  # fmt: skip
@@ -209,14 +196,6 @@ def collect(runs: list[dict], methods: list[str]) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- main
-def count(text: str) -> int:
-    """argparse type of the counts: an integer >= 1 (a 0 would silently mean "the default" below)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to run (default: all nine)")
@@ -231,20 +210,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-samples", type=count, default=None, help="fakes and reals per split for FID/KID (default 846; quick 500)")
     parser.add_argument("--robustness-samples", type=count, default=None, help="reals and fakes of the robustness measures (default 128; quick 64)")
     parser.add_argument("--classifier-epochs", type=count, default=None, help="domain classifier epochs (default 10; quick 3)")
-    parser.add_argument("--data", type=Path, default=ablation.DEFAULT_DATA, help="the .npz images (default ../shared/data/cifar10_subset.npz)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "stabilizers")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the .npz images (default ../shared/data/cifar10_subset.npz)")
+    parser.add_argument("--out", type=Path, default=OUT / "stabilizers", help="where the outputs, the runs and the caches go (default benchmarks/out/stabilizers)")
     parser.add_argument("--json", type=Path, default=None, help="results JSON (default <out>/stabilizers.json)")
     parser.add_argument("--plot", type=Path, default=None, help="PNG (default <out>/stabilizers.png)")
+    add_resume_options(parser)
     args = parser.parse_args(argv)
-    if not args.data.is_file():
-        parser.error(f"--data={args.data} is not a file: the offline CIFAR-10 subset is ../shared/data/cifar10_subset.npz")
-    args.data = args.data.resolve()
-    args.iterations = args.iterations or (2 if args.smoke else 30 if args.quick else 300)
+    args.data = require_data(parser, args.data)
+    args.iterations = args.iterations or preset(args, 300, 30, 2)
     args.every = args.every or max(1, args.iterations // (3 if args.quick else 10))  # quick: 4 FID points (scoring dominates)
     args.width = 8 if args.smoke else args.width
-    args.num_samples = args.num_samples or (16 if args.smoke else 500 if args.quick else 846)
-    args.robustness_samples = args.robustness_samples or (4 if args.smoke else 64 if args.quick else 128)
-    args.classifier_epochs = args.classifier_epochs or (1 if args.smoke else 3 if args.quick else 10)
+    args.num_samples = args.num_samples or preset(args, 846, 500, 16)
+    args.robustness_samples = args.robustness_samples or preset(args, 128, 64, 4)
+    args.classifier_epochs = args.classifier_epochs or preset(args, 10, 3, 1)
     args.json = args.json or args.out / "stabilizers.json"
     args.plot = args.plot or args.out / "stabilizers.png"
     return args
@@ -263,13 +241,14 @@ def main(argv: list[str] | None = None) -> dict:
             run_dir = args.out / "runs" / f"data_{args.fraction}" / method / f"seed{seed}"
             jobs.append({
                 "row": method, "seed": seed, "iterations": args.iterations, "every": args.every,
-                "arguments": ablation.cell_arguments(table, method, seed, args.iterations, args.data, run_dir, extra),
+                "arguments": cell_arguments(table, method, seed, args.iterations, args.data, run_dir, extra),
                 "classifier": str(classifier), "num_samples": args.num_samples, "robustness_samples": args.robustness_samples,
-                "flip_iterations": 5 if args.smoke else 100,  # the cap of PGD steps to flip (Fig. 9), as ablation.py
+                "flip_iterations": 5 if args.smoke else 100,  # the cap of PGD steps to flip (Fig. 9), as benchmarks.ablation
             })  # fmt: skip
     print(f"domain classifier {extractor_name}: held-out accuracy {accuracy:.3f}; {table.title} of {args.data.name}; {args.iterations} generator "
           f"iterations; {len(jobs)} runs in {args.jobs} process(es)", flush=True)  # fmt: skip
-    runs = ablation.run_jobs(run_cell, jobs, args.jobs, start, _describe)
+    journal = FinishedCells(args.json.with_name(f"{args.json.stem}_cells.json"), restart=args.restart)
+    runs = run_jobs(run_cell, jobs, args.jobs, start, _describe, journal)
 
     wall = time.perf_counter() - start
     done = next((r for r in runs if not r["error"]), {"num_samples": args.num_samples, "train_images": None})
@@ -286,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
     for r in runs:
         if r["error"]:
             print(f"FAILED {r['row']} / seed {r['seed']}: {r['error']}")
-    table_path = ablation.write_outputs(args.out, args.json, results, text)
+    table_path = write_outputs(args.out, args.json, results, text)
     save_plot(results, args.plot, title)
     print(f"json: {args.json}\nplot: {args.plot}\ntable: {table_path}\nwall: {wall / 60:.1f} min")
     return results

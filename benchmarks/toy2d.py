@@ -4,12 +4,13 @@ Trains the library's ``Toy2DGAN`` (4-layer, 64-unit MLPs, ns loss) with and with
 balanced and imbalanced mixtures, several seeds each, and scores modes covered, the share of
 high-quality samples and KL(true weights || mode histogram) at the given generator iterations.
 
-    python benchmarks/toy2d.py                       # full: 5 seeds, 2k/3k/10k iterations
-    python benchmarks/toy2d.py --quick               # 2 seeds, 500/1k/2k iterations (a few minutes)
-    python benchmarks/toy2d.py --std 0.05 --json out.json
+    python -m benchmarks.toy2d                       # full: 5 seeds, 2k/3k/10k iterations
+    python -m benchmarks.toy2d --quick               # 2 seeds, 500/1k/2k iterations (a few minutes)
+    python -m benchmarks.toy2d --std 0.05 --json out.json
 
 Writes ``toy2d_table.md``, ``toy2d_scatter.png`` (seed 0) and, with ``--json``, the raw numbers
-as ``{mixture: {method: {iterations: {"modes": [...], "hq": [...], "kl": [...]}}}}``.
+as ``{mixture: {method: {iterations: {"modes": [...], "hq": [...], "kl": [...]}}}}``. Finished runs go to
+``<out>/toy2d_cells.json`` at once; the same command again skips them (``--restart``: recompute).
 """
 
 from __future__ import annotations
@@ -17,19 +18,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from benchmarks.harness import OUT, FinishedCells, add_resume_options, mean_std, run_jobs, run_safely, save_figure, write_text
+
 MIXTURES = ("balanced", "imbalanced")
 METHODS = ("gan", "dat")
 
 
 def train_one(job: dict) -> dict:
-    """Train one (mixture, method, seed) run; return its scores and seed-0 samples at each checkpoint."""
+    """Train one (mixture, method, seed) run; never raises (a failure is reported)."""
+    return run_safely(_train, job)
+
+
+def _train(job: dict) -> dict:
+    """The scores of one run and the first seed's samples at each checkpoint (as lists: the outcome is JSON)."""
     import lightning as L
 
     from datgan_lightning.adversarial import DAT
@@ -37,7 +44,6 @@ def train_one(job: dict) -> dict:
     from datgan_lightning.data import GaussianMixture2D
     from datgan_lightning.modules import Toy2DGAN
 
-    torch.set_num_threads(1)
     L.seed_everything(job["seed"], verbose=False)
     iterations = job["iterations"]
     perturbation = (
@@ -54,23 +60,17 @@ def train_one(job: dict) -> dict:
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[metrics],
-        default_root_dir=job["out"] / "runs" / f"{job['mixture']}_{job['method']}_seed{job['seed']}",
+        default_root_dir=Path(job["out"]) / "runs" / f"{job['mixture']}_{job['method']}_seed{job['seed']}",
     )
     start = time.perf_counter()
     trainer.fit(model, data)
     seconds = time.perf_counter() - start
     scores = {r["generator_iterations"]: r for r in metrics.history}
     return {
-        **{k: job[k] for k in ("mixture", "method", "seed")},
         "scores": {str(i): {k: scores[i][k] for k in ("modes", "hq", "kl")} for i in iterations},
-        "samples": {i: metrics.samples[i] for i in iterations} if job["seed"] == job["seeds"][0] else None,
+        "samples": {str(i): metrics.samples[i].tolist() for i in iterations} if job["seed"] == job["seeds"][0] else None,
         "seconds_per_iteration": seconds / max(iterations),
     }
-
-
-def mean_std(values: list[float], fmt: str) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{format(statistics.mean(values), fmt)} ± {format(sd, fmt)}"
 
 
 def table(results: dict, iterations: list[int]) -> str:
@@ -81,7 +81,7 @@ def table(results: dict, iterations: list[int]) -> str:
                 r = results[mixture][method][str(it)]
                 lines.append(
                     f"| {mixture} | {'GAN+DAT' if method == 'dat' else 'GAN'} | {it} | "
-                    f"{mean_std(r['modes'], '.1f')} | {mean_std(r['hq'], '.3f')} | {mean_std(r['kl'], '.3f')} |"
+                    f"{mean_std(r['modes'], 1)} | {mean_std(r['hq'], 3)} | {mean_std(r['kl'], 3)} |"
                 )
     return "\n".join(lines)
 
@@ -96,9 +96,9 @@ def scatter_grid(path: Path, samples: dict, iterations: list[int], std: float) -
         means, _ = nine_gaussians(mixture)
         for c, it in enumerate(iterations):
             name = "GAN+DAT" if method == "dat" else "GAN"
-            scatter_mixture(axes[r][c], samples[(mixture, method)][it], means, std, f"{mixture} {name} {it}")
+            scatter_mixture(axes[r][c], torch.tensor(samples[(mixture, method)][str(it)]), means, std, f"{mixture} {name} {it}")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -115,9 +115,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mixtures", nargs="+", default=list(MIXTURES), choices=MIXTURES)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes (1: run in this process)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/toy2d"))
+    parser.add_argument("--out", type=Path, default=OUT / "toy2d")
     parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 500/1000/2000 iterations")
+    add_resume_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.iterations = 2, [500, 1000, 2000]
@@ -129,16 +130,15 @@ def main(argv: list[str] | None = None) -> dict:
         {
             "mixture": m, "method": k, "seed": s, "seeds": seeds, "iterations": iterations, "std": args.std,
             "eps": args.eps, "steps": args.steps, "variant": args.variant, "lr": args.lr,
-            "batch_size": args.batch_size, "num_samples": args.num_samples, "out": args.out,
+            "batch_size": args.batch_size, "num_samples": args.num_samples, "out": str(args.out),
         }
         for m in args.mixtures for k in args.methods for s in seeds
     ]  # fmt: skip
     start = time.perf_counter()
-    if args.workers == 1:
-        runs = [train_one(job) for job in jobs]
-    else:
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            runs = pool.map(train_one, jobs, chunksize=1)
+    runs = run_jobs(train_one, jobs, args.workers, start, _describe, FinishedCells(args.out / "toy2d_cells.json", restart=args.restart))
+    failed = [run for run in runs if run["error"]]
+    if failed:
+        raise SystemExit("toy2d: " + "; ".join(f"{r['mixture']} {r['method']} seed {r['seed']} failed: {r['error']}" for r in failed))
     wall = time.perf_counter() - start
 
     results = {
@@ -164,14 +164,19 @@ def main(argv: list[str] | None = None) -> dict:
         + f" (1 thread per run); wall {wall:.0f} s\n"
     )
     print(text)
-    (args.out / "toy2d_table.md").write_text(text)
+    write_text(args.out / "toy2d_table.md", text)
     scatter_grid(args.out / "toy2d_scatter.png", samples, iterations, args.std)
     print(f"table: {args.out / 'toy2d_table.md'}\nscatter grid: {args.out / 'toy2d_scatter.png'}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
+        write_text(args.json, json.dumps(results, indent=1))
         print(f"json: {args.json}")
     return results
+
+
+def _describe(run: dict) -> str:
+    last = run["scores"][max(run["scores"], key=int)] if run["scores"] else None
+    status = f"modes {last['modes']} HQ {last['hq']:.3f} KL {last['kl']:.3f}" if last else f"FAILED {run['error']}"
+    return f"{run['mixture']} / {run['method']} / seed {run['seed']}: {status}"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""benchmarks/robgan.py: the diversity and paired-difference formulas by hand, and a smoke run on a tiny
+"""benchmarks.robgan: the diversity and paired-difference formulas by hand, and a smoke run on a tiny
 labelled .npz (no ../shared data needed) whose rows all get the same number of classifier updates."""
 
 import json
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_benchmarks import _load
+from tests.benchmarks.test_benchmarks import _load
 
 
 class StubExtractor:

@@ -1,17 +1,13 @@
-"""benchmarks/eval_speed.py --smoke: both engines score the same fakes against the same cached reals."""
+"""benchmarks.eval_speed --smoke: both engines score the same fakes against the same cached reals."""
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO
+from benchmarks import eval_speed as bench
 
 
 def test_eval_speed_smoke_times_both_engines_and_their_fids_agree(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("eval_speed_benchmark", REPO / "benchmarks" / "eval_speed.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     out = tmp_path / "speed.json"
     result = bench.main(["--smoke", "--json", str(out)])
     assert json.loads(out.read_text()) == result

@@ -1,15 +1,11 @@
-"""benchmarks/scale.py --smoke: one process and two with gan_ddp, DAT, tiny; the table has both rows."""
+"""benchmarks.scale --smoke: one process and two with gan_ddp, DAT, tiny; the table has both rows."""
 
-import importlib.util
 import json
 
-from tests.conftest import REPO
+from benchmarks import scale
 
 
 def test_scale_benchmark_smoke(tmp_path):
-    spec = importlib.util.spec_from_file_location("scale_benchmark", REPO / "benchmarks" / "scale.py")
-    scale = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scale)
     results = scale.main(["--smoke", "--out", str(tmp_path), "--timeout", "300"])
     assert set(results) == {"dat/1/single", "dat/2/gan_ddp"}
     assert all(r["seconds_per_iteration"] > 0 and r["iterations"] == 2 for r in results.values())

@@ -1,28 +1,20 @@
-"""benchmarks/stabilizers.py --smoke on a tiny labelled .npz (no ../shared data needed): every method's cell is
+"""benchmarks.stabilizers --smoke on a tiny labelled .npz (no ../shared data needed): every method's cell is
 built from configs/stabilizers, the JSON has its documented shape, the table compares with the baseline and
 with the same stack without DAT, and the FID-vs-iterations plot is written."""
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("stabilizers_benchmark", REPO / "benchmarks" / "stabilizers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks.test_benchmarks import _load
 
 
 def test_stabilizers_smoke_json_table_and_plot(tmp_path, capsys):
     rng = np.random.default_rng(0)
     images = lambda n: rng.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)  # noqa: E731
     np.savez(tmp_path / "tiny.npz", train_x=images(40), train_y=rng.integers(0, 10, 40), test_x=images(12), test_y=rng.integers(0, 10, 12))
-    bench = _load()
+    bench = _load("stabilizers")
     out = tmp_path / "r.json"
     results = bench.main(["--smoke", "--methods", "baseline", "dat", "--seeds", "2", "--jobs", "1", "--every", "1",
                           "--data", str(tmp_path / "tiny.npz"), "--out", str(tmp_path / "out"), "--json", str(out),
@@ -47,7 +39,7 @@ def test_stabilizers_smoke_json_table_and_plot(tmp_path, capsys):
 
 
 def test_cells_stack_the_fraction_and_method_files_that_exist():
-    bench = _load()
+    bench = _load("stabilizers")
     for fraction in bench.FRACTIONS:
         table = bench.stabilizer_table(fraction, 16)
         assert list(table.rows) == list(bench.METHODS)
@@ -58,7 +50,7 @@ def test_cells_stack_the_fraction_and_method_files_that_exist():
 
 
 def test_a_zero_count_is_refused(capsys, tmp_path):
-    bench = _load()
+    bench = _load("stabilizers")
     with pytest.raises(SystemExit):
         bench.parse(["--every", "0"])
     assert "argument --every: 0 must be >= 1" in capsys.readouterr().err
