@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,29 @@ def has_spectral_norm(module: nn.Module) -> bool:
         for m in module.modules() if parametrize.is_parametrized(m)
         for plist in m.parametrizations.values() for p in plist
     )  # fmt: skip
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """``modules`` in eval mode inside the block (BatchNorm running statistics, no spectral-norm power
+    iteration), each restored to the mode it had, also when the block raises.
+
+    Example:
+        >>> bn = nn.BatchNorm1d(2)
+        >>> with eval_mode(bn):
+        ...     bn.training
+        False
+        >>> bn.training
+        True
+    """
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
 
 
 def logits(discriminator: nn.Module, x: Tensor) -> Tensor:
