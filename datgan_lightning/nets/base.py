@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import Tensor, nn
+
+from datgan_lightning.checks import require
+from datgan_lightning.utils import eval_mode
 
 
 class Generator(nn.Module):
@@ -45,3 +50,37 @@ def check_labels(labels: Tensor, num_classes: int, n: int | None = None) -> Tens
 
 class Discriminator(nn.Module):
     """A discriminator maps a batch of samples to one raw logit per sample."""
+
+
+def takes_labels(discriminator: nn.Module) -> bool:
+    """Whether ``discriminator`` is class-conditional, called as ``D(x, labels)``: its ``forward`` takes a
+    second positional argument (a projection D); an AC-GAN D, which predicts the class, takes ``x`` only."""
+    try:
+        parameters = inspect.signature(discriminator.forward).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) >= 2
+
+
+def check_nets(generator: nn.Module, discriminator: nn.Module) -> None:
+    """One sentence unless ``generator`` has ``latent_dim`` and ``sample_latent(n, device)`` and
+    ``discriminator`` returns one logit per sample of ``generator``'s, shape ``(N,)`` or ``(N, 1)``
+    (``D(x, labels)`` when both are class-conditional). Runs G and D once on two samples, in eval mode
+    without gradients, and leaves the random number streams as they were."""
+    g_name, d_name = type(generator).__name__, type(discriminator).__name__
+    interface = "give it an integer `latent_dim` and a `sample_latent(n, device)` method (subclass datgan_lightning.nets.Generator)"
+    require(hasattr(generator, "latent_dim") and callable(getattr(generator, "sample_latent", None)), "generator", g_name, interface)
+    device = next(generator.parameters(), torch.empty(0)).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad(), eval_mode(generator, discriminator):
+        try:
+            z = generator.sample_latent(2, device)
+            labels = generator.sample_labels(2, device) if is_conditional(generator) else None
+            x = generator(z) if labels is None else generator(z, labels)
+            out = discriminator(x, labels) if labels is not None and takes_labels(discriminator) else discriminator(x)
+        except Exception as err:  # noqa: BLE001 - any failure here means the two nets do not fit together
+            reason = " ".join(str(err).split())[:160]
+            require(False, "discriminator", d_name, f"D(G(z)) failed on 2 samples of {g_name} ({type(err).__name__}: {reason}); "
+                    "make D accept G's output (same shape, dtype and device)")  # fmt: skip
+    shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+    require(isinstance(out, Tensor) and out.numel() == 2 and out.shape[0] == 2, "discriminator", d_name,
+            f"it returned {shape} for 2 samples; return one logit per sample, shape (N,) or (N, 1)")  # fmt: skip
