@@ -407,6 +407,33 @@ def test_step_logs_are_written_every_log_every_n_steps_batches(tmp_path):
     assert iterations == [3.0, 6.0, 7.0]  # batches 3 and 6, and the last one (training stops)
 
 
+class CountingDAT(DAT):
+    """DAT with a perturbation diagnostic: its log_values() says how often the module asked for it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.asked = 0
+
+    def log_values(self):
+        self.asked += 1
+        return {"asked": float(self.asked), "step_mean": torch.tensor(0.25)}
+
+
+def test_a_perturbation_with_log_values_is_logged_under_perturbation_on_logged_steps_only(tmp_path):
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(tmp_path, name="logs")
+    model = Toy2DGAN(hidden=8, n_dis=1, max_iterations=7, perturbation=CountingDAT(eps=0.1, data_range=None))
+    _trainer(tmp_path, logger=logger, log_every_n_steps=3).fit(model, GaussianMixture2D(batch_size=8))
+    with open(f"{logger.log_dir}/metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("loss/d")]
+    assert [float(r["perturbation/asked"]) for r in rows] == [1.0, 2.0, 3.0]  # asked on steps 3, 6, 7 only
+    assert all(float(r["perturbation/step_mean"]) == 0.25 for r in rows)
+    assert model.perturbation.asked == 3
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
