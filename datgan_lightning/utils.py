@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,22 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
     finally:
         for m, mode in zip(modules, modes):
             m.train(mode)
+
+
+def compile_nets(generator: nn.Module, discriminator: nn.Module, options: dict[str, Any]) -> None:
+    """``torch.compile`` G and D in place (``nn.Module.compile``: state dict keys unchanged). A D with spectral
+    norm stays eager, with a warning: compiled, it cannot backpropagate through two training-mode forwards
+    before one backward (its power iteration bumps a buffer the first graph saved), which the penalties,
+    DATT, AS-GAN and SSGAN/InfoMaxGAN's auxiliary losses do."""
+    generator.compile(**options)
+    if has_spectral_norm(discriminator):
+        warnings.warn(
+            "compile: the discriminator has spectral norm and stays eager (G is compiled): a compiled "
+            "spectral-norm D cannot backpropagate through two training-mode forwards before one backward.",
+            stacklevel=3,
+        )
+    else:
+        discriminator.compile(**options)
 
 
 def logits(discriminator: nn.Module, x: Tensor) -> Tensor:

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import functools
-import warnings
 from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
-from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.augmentations.base import Augmentation
 from datgan_lightning.checks import number, one_of, optional_number, pair, require
 from datgan_lightning.distributed import gather_batch, is_distributed, own_rows, seed_per_rank
-from datgan_lightning.errors import ConfigurationError, check_finite
-from datgan_lightning.modules.optim import callable_config, from_config, linear_decay_schedule, reaim_linear_decay
-from datgan_lightning.nets.base import check_labels, check_nets, is_conditional, takes_labels
+from datgan_lightning.errors import check_finite
+from datgan_lightning.modules.optim import callable_config, ema_copy, from_config, optimizer_and_schedule, reaim_linear_decay
+from datgan_lightning.modules.sampling import GeneratorSampling
+from datgan_lightning.nets.base import batch_labels, check_data_shape, check_nets, is_conditional, takes_labels
 from datgan_lightning.objective import GANObjective
 from datgan_lightning.regularizers.base import Regularizer
-from datgan_lightning.utils import eval_mode, has_spectral_norm
+from datgan_lightning.utils import compile_nets
 
 LR_DECAYS = ("linear", "none")
 BETAS = "use two numbers in [0, 1), e.g. [0.5, 0.999]"
 
 
-class GAN(LightningModule):
+class GAN(GeneratorSampling, LightningModule):
     """A GAN trained with manual optimization, one training batch per D step.
 
     One *generator iteration* is ``n_dis`` discriminator steps, each on a fresh real batch,
@@ -59,14 +56,10 @@ class GAN(LightningModule):
             periods count generator iterations; it replaces ``lr_decay`` for that net. ``None``: ``lr_decay``.
         ema_decay: keep an exponential moving average of G's weights (and buffers) with this decay,
             e.g. 0.999, updated after every generator step; :meth:`sample` then uses it. ``None``: off.
-        channels_last: keep the nets' conv weights and the training images in ``channels_last``
-            memory format: the same math, faster convolutions on most hardware (SNGAN-32 on a 2-core
-            CPU: see ``benchmarks/RESULTS.md``); results differ from ``False`` by float rounding only.
-        compile: ``torch.compile`` G and D in place when training starts (``nn.Module.compile``, state dict
-            keys unchanged); ``True`` for the defaults or a dict of its options, e.g. ``{mode: max-autotune}``.
-            A D with spectral norm stays eager, with a warning: compiled, it cannot backpropagate through two
-            training-mode forwards before one backward (its power iteration bumps a buffer the first graph
-            saved), which the penalties, DATT, AS-GAN and SSGAN/InfoMaxGAN's auxiliary losses do.
+        channels_last: nets' conv weights and training images in ``channels_last`` memory format: the
+            same math (up to float rounding), faster convolutions on most hardware (``benchmarks/RESULTS.md``).
+        compile: ``torch.compile`` G and D in place when training starts; ``True`` or a dict of its options
+            (:func:`~datgan_lightning.utils.compile_nets`: a spectral-norm D stays eager, with a warning).
 
     Example:
         >>> from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
@@ -131,7 +124,7 @@ class GAN(LightningModule):
         self.labelled_discriminator = is_conditional(generator) and takes_labels(discriminator)
         self.generator_iterations = 0
         self.discriminator_steps = 0
-        self.generator_ema = None if ema_decay is None else _ema_copy(generator, ema_decay)
+        self.generator_ema = None if ema_decay is None else ema_copy(generator, ema_decay)
         self.compile_options = (compile if isinstance(compile, dict) else {}) if compile else None
         self.channels_last = bool(channels_last)
         if self.channels_last:
@@ -142,44 +135,10 @@ class GAN(LightningModule):
     perturb_discriminator = property(lambda self: self.objective.perturbs_discriminator)
     perturb_generator = property(lambda self: self.objective.perturbs_generator)
 
-    # ----------------------------------------------------------------- sampling
-    def forward(self, z: Tensor) -> Tensor:
-        return self.generator(z)
-
-    def generate(self, n: int, labels: Tensor | None = None) -> Tensor:
-        """``G(z)`` for ``n`` fresh latents, with gradients to G (``G(z, labels)`` for a class-conditional
-        G, labels from the uniform class prior unless given)."""
-        return self.generator(*self.generator_inputs(n, labels))
-
-    def generator_inputs(self, n: int, labels: Tensor | None = None, z: Tensor | None = None) -> tuple[Tensor, ...]:
-        """``(z,)`` for an unconditional G, ``(z, labels)`` for a class-conditional one; fresh latents
-        unless ``z`` is given, labels from the uniform class prior unless given (checked)."""
-        z = self.generator.sample_latent(n, self.device) if z is None else z
-        if not is_conditional(self.generator):
-            if labels is not None:
-                raise ValueError(f"labels were given but {type(self.generator).__name__} is unconditional; drop them.")
-            return (z,)
-        num_classes = self.generator.num_classes
-        labels = self.generator.sample_labels(len(z), self.device) if labels is None else check_labels(labels, num_classes, len(z))
-        return (z, labels.to(z.device))
-
     @property
     def sampling_generator(self) -> nn.Module:
         """The generator used for evaluation: the EMA copy when ``ema_decay`` is set, else G."""
         return self.generator if self.generator_ema is None else self.generator_ema.module
-
-    @torch.no_grad()
-    def sample(self, n: int | None = None, z: Tensor | None = None, labels: Tensor | None = None) -> Tensor:
-        """``n`` samples (or ``G(z)`` for given latents) from :attr:`sampling_generator` in eval mode
-        (BatchNorm running statistics), no gradients; a class-conditional G samples ``labels`` (one
-        class index per sample), or classes from the uniform prior when they are not given."""
-        if (n is None) == (z is None):
-            raise ValueError("sample: pass exactly one of n (a number of samples) or z (a latent batch).")
-        if n is not None:
-            number(n, "sample: n", integer=True, minimum=1, fix="ask for at least one sample (an integer >= 1)")
-        inputs = self.generator_inputs(n or 0, labels, z)
-        with eval_mode(self.sampling_generator):
-            return self.sampling_generator(*inputs)
 
     # ----------------------------------------------------------------- training
     def training_step(self, batch: Any, batch_idx: int) -> None:
@@ -273,17 +232,8 @@ class GAN(LightningModule):
         """``(real, labels)``: the images (in the training layout) and, for a class-conditional G, the
         batch's labels (checked); ``None`` otherwise (labels of ``(x, y)`` batches are then ignored)."""
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self.in_training_layout(real), self.real_labels(batch).to(self.device) if is_conditional(self.generator) else None
-
-    def real_labels(self, batch: Any) -> Tensor:
-        """The class labels of an ``(x, y)`` batch, checked against G's classes (conditional GANs)."""
-        labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
-        if labels is None or (labels < 0).any():
-            raise ValueError(
-                f"{type(self).__name__} is class-conditional but its data has no labels; use a labelled dataset "
-                "(CIFAR-10, an image folder with class subfolders, an .npz with train_y)."
-            )
-        return check_labels(labels, self.generator.num_classes)
+        conditional = is_conditional(self.generator)
+        return self.in_training_layout(real), batch_labels(batch, self.generator.num_classes, type(self).__name__).to(self.device) if conditional else None
 
     def in_training_layout(self, images: Tensor) -> Tensor:
         """``images`` in the memory format the nets train in: ``channels_last`` for image batches when
@@ -295,29 +245,12 @@ class GAN(LightningModule):
     # ------------------------------------------------------------------ hooks
     def configure_model(self) -> None:
         """Compile G and D in place when ``compile`` is set (Lightning calls this before training)."""
-        if self.compile_options is None:
-            return
-        self.generator.compile(**self.compile_options)
-        if has_spectral_norm(self.discriminator):
-            warnings.warn(
-                "compile: the discriminator has spectral norm and stays eager (G is compiled): a compiled "
-                "spectral-norm D cannot backpropagate through two training-mode forwards before one backward.",
-                stacklevel=2,
-            )
-        else:
-            self.discriminator.compile(**self.compile_options)
+        if self.compile_options is not None:
+            compile_nets(self.generator, self.discriminator, self.compile_options)
 
     def setup(self, stage: str) -> None:
         # the datamodule is set up before the model: compare its image shape with what G makes
-        datamodule = getattr(self.trainer, "datamodule", None)
-        data_shape = getattr(datamodule, "image_shape", None)
-        model_shape = getattr(self.generator, "output_shape", None)
-        if data_shape is not None and model_shape is not None and tuple(data_shape) != tuple(model_shape):
-            raise ConfigurationError(
-                f"{type(self).__name__} generates samples of shape {tuple(model_shape)} but "
-                f"{type(datamodule).__name__} yields {tuple(data_shape)}; match the model's resolution/channels "
-                "to the data or set the datamodule's image_size to the model's resolution."
-            )
+        check_data_shape(type(self).__name__, self.generator, getattr(self.trainer, "datamodule", None))
 
     def on_train_start(self) -> None:
         # after the checkpoint's optimizers and schedules were restored: a resumed run's LR follows its
@@ -336,31 +269,16 @@ class GAN(LightningModule):
             return -1
         return None
 
-    # A GAN has no per-batch validation loss: `trainer.validate` / `trainer.test` (`datgan validate`,
-    # `datgan test`) run these empty steps and the metric callbacks score G when the loop ends.
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        """Nothing per batch; :class:`~datgan_lightning.callbacks.ImageQualityMetrics` and
-        :class:`~datgan_lightning.callbacks.RobustnessMetrics` log their numbers at the loop's end."""
+        """Nothing per batch (``datgan validate``/``test``): the metric callbacks score G at the loop's end."""
 
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        """Nothing per batch, as :meth:`validation_step`."""
+    test_step = validation_step
 
     def configure_optimizers(self):
         """D's then G's optimizer (``optimizer_*``, else Adam with ``lr_*``/``betas_*``) and their LR
         schedules (``scheduler_*``, else a linear decay to ``max_iterations`` when ``lr_decay="linear"``)."""
-        hp = self.hparams
-        optimizers, schedulers = [], []
-        for net, params in (("d", self.discriminator_parameters()), ("g", list(self.generator.parameters()))):
-            make = self.factories[f"optimizer_{net}"] or functools.partial(torch.optim.Adam, lr=hp[f"lr_{net}"], betas=tuple(hp[f"betas_{net}"]))
-            optimizer = make(params)
-            optimizers.append(optimizer)
-            schedule = self.factories[f"scheduler_{net}"]
-            if schedule is None and hp.lr_decay == "linear":
-                schedule = functools.partial(linear_decay_schedule, module=self)
-            if schedule is not None:
-                schedulers.append(schedule(optimizer))
-                require(not isinstance(schedulers[-1], ReduceLROnPlateau), f"scheduler_{net}", "ReduceLROnPlateau",
-                        "schedules here step once per generator iteration without a metric; use e.g. StepLR or ExponentialLR")  # fmt: skip
+        pairs = [optimizer_and_schedule(self, net, params) for net, params in (("d", self.discriminator_parameters()), ("g", self.generator.parameters()))]
+        optimizers, schedulers = [o for o, _ in pairs], [s for _, s in pairs if s is not None]
         return (optimizers, schedulers) if schedulers else optimizers
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
@@ -375,8 +293,3 @@ class GAN(LightningModule):
         self.generator_iterations = checkpoint.get("generator_iterations", 0)
         self.discriminator_steps = checkpoint.get("discriminator_steps", 0)
 
-
-def _ema_copy(generator: nn.Module, decay: float) -> AveragedModel:
-    ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-    ema.requires_grad_(False)  # never trained, only averaged
-    return ema

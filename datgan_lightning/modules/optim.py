@@ -1,4 +1,4 @@
-"""The modules' optimizer and LR-schedule factories as plain data, and the linear LR decay."""
+"""The GAN modules' optimizers, LR schedules (with the linear decay) and G's EMA; the factories as plain data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import functools
 import importlib
 from typing import Any
 
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from datgan_lightning.checks import require
 
@@ -58,3 +61,26 @@ def from_config(option: str, factory: Any) -> Any:
         return functools.partial(cls, **(factory.get("init_args") or {}))
     require(factory is None or callable(factory), option, factory, "give a class path (e.g. torch.optim.SGD with its init_args) or null")
     return factory
+
+
+def optimizer_and_schedule(module: Any, net: str, parameters: Any) -> tuple[torch.optim.Optimizer, LRScheduler | None]:
+    """Net ``net``'s (``"d"`` or ``"g"``) optimizer, ``module.factories["optimizer_<net>"]`` or Adam with the
+    module's ``lr_<net>``/``betas_<net>``, and its schedule: ``scheduler_<net>``, else the linear decay to
+    ``module.max_iterations`` when ``lr_decay="linear"``, else none."""
+    hp = module.hparams
+    make = module.factories[f"optimizer_{net}"] or functools.partial(torch.optim.Adam, lr=hp[f"lr_{net}"], betas=tuple(hp[f"betas_{net}"]))
+    optimizer = make(list(parameters))
+    schedule = module.factories[f"scheduler_{net}"]
+    if schedule is None and hp.lr_decay == "linear":
+        schedule = functools.partial(linear_decay_schedule, module=module)
+    scheduler = None if schedule is None else schedule(optimizer)
+    require(not isinstance(scheduler, ReduceLROnPlateau), f"scheduler_{net}", "ReduceLROnPlateau",
+            "schedules here step once per generator iteration without a metric; use e.g. StepLR or ExponentialLR")  # fmt: skip
+    return optimizer, scheduler
+
+
+def ema_copy(generator: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``generator``'s weights and buffers with ``decay``."""
+    ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    ema.requires_grad_(False)  # never trained, only averaged
+    return ema

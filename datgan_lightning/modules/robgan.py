@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from datgan_lightning.adversarial.pgd import pgd_ascent
 from datgan_lightning.modules.gan import GAN

@@ -15,12 +15,13 @@ from torch.optim.lr_scheduler import MultiStepLR
 from datgan_lightning.adversarial.pgd import label_attack
 from datgan_lightning.checks import number, one_of, optional_number, require
 from datgan_lightning.modules.robgan import GENERATORS, NET_ARGS, RobGAN
-from datgan_lightning.nets.base import check_labels
+from datgan_lightning.modules.sampling import GeneratorSampling
+from datgan_lightning.nets.base import batch_labels
 from datgan_lightning.nets.conditional import ac_discriminator
 from datgan_lightning.utils import eval_mode
 
 
-class RobGANFinetune(LightningModule):
+class RobGANFinetune(GeneratorSampling, LightningModule):
     """Fine-tune a co-trained D as a classifier on adversarial reals and fakes, ``CE(real_adv) +
     lam * CE(fake_adv)`` (the authors' ``finetune.py``).
 
@@ -136,14 +137,6 @@ class RobGANFinetune(LightningModule):
         with eval_mode(self.discriminator):
             return label_attack(self.discriminator.classify, x, labels, self.finetune_eps, self.finetune_steps, self.finetune_step_size)
 
-    @torch.no_grad()
-    def sample(self, n: int | None = None, z: Tensor | None = None, labels: Tensor | None = None) -> Tensor:
-        """``G(z, labels)`` of the frozen G in eval mode (fresh latents and prior labels unless given)."""
-        z = self.generator.sample_latent(n, self.device) if z is None else z
-        labels = self.generator.sample_labels(len(z), self.device) if labels is None else labels.to(self.device)
-        with eval_mode(self.generator):
-            return self.generator(z, labels)
-
     def finetune_loss(self, real: Tensor, labels: Tensor) -> Tensor:
         loss = F.cross_entropy(self.discriminator.classify(self.adversarial(real, labels)), labels)
         if self.lam > 0:
@@ -153,9 +146,7 @@ class RobGANFinetune(LightningModule):
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real, labels = batch[0], batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
-        require(labels is not None and not (labels < 0).any(), "data", "unlabelled", "fine-tuning a classifier needs a labelled dataset (CIFAR-10, an image folder with class subfolders, an .npz with train_y)")
-        labels = check_labels(labels, self.discriminator.num_classes).to(self.device)
+        real, labels = batch[0], batch_labels(batch, self.discriminator.num_classes, type(self).__name__).to(self.device)
         optimizer, schedule = self.optimizers(), self.lr_schedulers()
         if self.generator_iterations in schedule.milestones:
             optimizer.optimizer.state.clear()  # a new stage: the authors build a fresh Adam

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from datgan_lightning.checks import require
+from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.utils import eval_mode
 
 
@@ -84,3 +85,28 @@ def check_nets(generator: nn.Module, discriminator: nn.Module) -> None:
     shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
     require(isinstance(out, Tensor) and out.numel() == 2 and out.shape[0] == 2, "discriminator", d_name,
             f"it returned {shape} for 2 samples; return one logit per sample, shape (N,) or (N, 1)")  # fmt: skip
+
+
+def check_data_shape(owner: str, generator: nn.Module, datamodule: object) -> None:
+    """One sentence (:class:`~datgan_lightning.errors.ConfigurationError`) when the datamodule's
+    ``image_shape`` differs from G's ``output_shape`` (either may be unknown: then nothing is checked)."""
+    data_shape = getattr(datamodule, "image_shape", None)
+    model_shape = getattr(generator, "output_shape", None)
+    if data_shape is not None and model_shape is not None and tuple(data_shape) != tuple(model_shape):
+        raise ConfigurationError(
+            f"{owner} generates samples of shape {tuple(model_shape)} but {type(datamodule).__name__} yields "
+            f"{tuple(data_shape)}; match the model's resolution/channels to the data or set the datamodule's "
+            "image_size to the model's resolution."
+        )
+
+
+def batch_labels(batch: object, num_classes: int, owner: str) -> Tensor:
+    """The class labels of an ``(x, y)`` batch, checked against ``num_classes``; one sentence naming ``owner``
+    (the module) when the data has none (an unlabelled dataset marks its labels -1)."""
+    labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+    if labels is None or (labels < 0).any():
+        raise ValueError(
+            f"{owner} is class-conditional but its data has no labels; use a labelled dataset "
+            "(CIFAR-10, an image folder with class subfolders, an .npz with train_y)."
+        )
+    return check_labels(labels, num_classes)

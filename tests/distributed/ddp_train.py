@@ -96,7 +96,7 @@ def main() -> None:
     model = GAN(TinyGenerator(args.batchnorm), spectral_d(), loss="hinge", n_dis=N_DIS, optimizer_g=sgd, optimizer_d=sgd,
                 max_iterations=ITERATIONS, perturbation=DAT(eps=1.0))  # fmt: skip
     if args.local_perturbation:
-        model.perturb = lambda real, fake: model.perturbation(model.critic, real, fake)
+        model.perturb = model.objective.perturb  # each rank attacks its own share
     processes = args.devices * args.num_nodes
     data = torch.linspace(-1, 1, GLOBAL_BATCH * N_DIS * ITERATIONS * 64).reshape(-1, 1, 8, 8).sin()
     loader = DataLoader(TensorDataset(data), batch_size=GLOBAL_BATCH // processes)

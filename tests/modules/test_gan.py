@@ -338,7 +338,7 @@ def test_conditional_sampling_takes_labels_or_draws_them_from_the_prior():
     with pytest.raises(ValueError, match="is unconditional; drop them"):
         Toy2DGAN(hidden=8).sample(2, labels=torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="is class-conditional but its data has no labels"):
-        model.real_labels(torch.randn(4, 2))
+        model.unpack_batch(torch.randn(4, 2))
 
 
 def test_conditional_sample_grid_has_one_row_per_class():
