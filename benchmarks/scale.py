@@ -43,10 +43,10 @@ def gathered_attack(model) -> None:
 
     attack = model.perturb
 
-    def perturb(real, fake):
+    def perturb(discriminator, real, fake, labels=None):
         local, utils.is_distributed = utils.is_distributed, lambda: False  # the global batch is all there
         try:
-            real_adv, fake_adv = attack(gather_batch(real), gather_batch(fake))
+            real_adv, fake_adv = attack(discriminator, gather_batch(real), gather_batch(fake), None if labels is None else gather_batch(labels))
         finally:
             utils.is_distributed = local
         return own_rows(real_adv, len(real)), own_rows(fake_adv, len(fake))

@@ -51,7 +51,6 @@ from pathlib import Path
 import lightning as L
 import torch
 from torch import Tensor, nn
-from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.harness import REPO, write_text
@@ -59,9 +58,10 @@ from datgan_lightning.adversarial import DAT
 from datgan_lightning.callbacks import IterationTimer
 from datgan_lightning.callbacks.timing import summarize
 from datgan_lightning.modules import ASGAN, GAN, SNGAN
-from datgan_lightning.modules.gan import LinearDecay
+from datgan_lightning.modules.optim import linear_decay_schedule
+from datgan_lightning.objective import GANObjective
 from datgan_lightning.nets.sngan import SNGANDiscriminator32, SNGANGenerator32
-from datgan_lightning.utils import discriminate, logits
+from datgan_lightning.utils import logits
 
 LIGHTNING_METHODS = ("baseline", "dat", "asgan")
 PLAIN_METHODS = ("dat_plain", "dat_authors")
@@ -131,18 +131,20 @@ def authors_dat_discriminator_update(D: nn.Module, real: Tensor, fake: Tensor, l
 
 
 class PlainLoop:
-    """The Lightning module's math without Lightning: same nets, optimizers, LR decay and D steps."""
+    """The Lightning module's math without Lightning: same nets, optimizers, LR decay, and the module's own
+    objective (:class:`~datgan_lightning.objective.GANObjective`) for D's and G's losses."""
 
     def __init__(self, model: GAN, authors: bool, device: torch.device, bf16: bool) -> None:
         self.G, self.D = model.generator.to(device), model.discriminator.to(device)
-        self.perturbation, self.loss, self.n_dis, self.authors = model.perturbation, model.loss, model.n_dis, authors
+        self.objective, self.n_dis, self.authors = model.objective, model.n_dis, authors
+        self.max_iterations = HORIZON
         self.in_training_layout = model.in_training_layout
         self.device = device
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         hp = model.hparams
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=hp.lr_d, betas=tuple(hp.betas_d))
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=hp.lr_g, betas=tuple(hp.betas_g))
-        self.schedulers = [LambdaLR(opt, LinearDecay(HORIZON)) for opt in (self.opt_d, self.opt_g)]
+        self.schedulers = [linear_decay_schedule(opt, self) for opt in (self.opt_d, self.opt_g)]
 
     def discriminator_step(self, real: Tensor) -> None:
         with torch.no_grad(), self.autocast:
@@ -150,11 +152,9 @@ class PlainLoop:
         self.opt_d.zero_grad(set_to_none=True)
         with self.autocast:
             if self.authors:
-                authors_dat_discriminator_update(self.D, real, fake, self.loss)  # backpropagates itself
+                authors_dat_discriminator_update(self.D, real, fake, self.objective.loss)  # backpropagates itself
             else:
-                if self.perturbation is not None:
-                    real, fake = self.perturbation(self.D, real, fake)
-                d_loss = self.loss.discriminator_loss(*discriminate(self.D, real, fake))
+                d_loss, _, _ = self.objective.discriminator_loss(self.D, real, fake)
         if not self.authors:
             d_loss.backward()
         self.opt_d.step()
@@ -162,7 +162,7 @@ class PlainLoop:
     def generator_step(self, n: int) -> None:
         self.D.requires_grad_(False)  # as Lightning's optimizer toggling does: no D gradients in G's step
         with self.autocast:
-            g_loss = self.loss.generator_loss(logits(self.D, self.G(self.G.sample_latent(n, self.device))))
+            g_loss = self.objective.generator_loss(self.D, self.G(self.G.sample_latent(n, self.device)))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
@@ -268,7 +268,8 @@ def time_iteration_parts(args: argparse.Namespace, repeats: int) -> dict:
     are the stable estimate of the directly measured whole-iteration ratios."""
     device = torch.device(args.device)
     module = build_module("dat_plain", args)
-    G, D, dat, loss = module.generator.to(device), module.discriminator.to(device), module.perturbation, module.loss
+    G, D, ours, loss = module.generator.to(device), module.discriminator.to(device), module.objective, module.loss
+    baseline = GANObjective(loss)  # the same objective without the perturbation
     generator = torch.Generator().manual_seed(1)
     real, fake = (module.in_training_layout(torch.rand(args.batch, 3, 32, 32, generator=generator).to(device) * 2 - 1) for _ in range(2))
     z = G.sample_latent(args.batch, device)
@@ -280,13 +281,13 @@ def time_iteration_parts(args: argparse.Namespace, repeats: int) -> dict:
 
     def g_step():
         D.requires_grad_(False)
-        loss.generator_loss(logits(D, G(z))).backward()
+        ours.generator_loss(D, G(z)).backward()
         D.requires_grad_(True)
 
     steps = {
         "g_forward": g_forward,
-        "baseline": lambda: loss.discriminator_loss(*discriminate(D, real, fake)).backward(),
-        "ours": lambda: loss.discriminator_loss(*discriminate(D, *dat(D, real, fake))).backward(),
+        "baseline": lambda: baseline.discriminator_loss(D, real, fake)[0].backward(),
+        "ours": lambda: ours.discriminator_loss(D, real, fake)[0].backward(),
         "authors": lambda: authors_dat_discriminator_update(D, real, fake, loss),
         "g_step": g_step,
     }

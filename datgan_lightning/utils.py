@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,45 @@ def has_spectral_norm(module: nn.Module) -> bool:
         for m in module.modules() if parametrize.is_parametrized(m)
         for plist in m.parametrizations.values() for p in plist
     )  # fmt: skip
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """``modules`` in eval mode inside the block (BatchNorm running statistics, no spectral-norm power
+    iteration), each restored to the mode it had, also when the block raises.
+
+    Example:
+        >>> bn = nn.BatchNorm1d(2)
+        >>> with eval_mode(bn):
+        ...     bn.training
+        False
+        >>> bn.training
+        True
+    """
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+
+
+def compile_nets(generator: nn.Module, discriminator: nn.Module, options: dict[str, Any]) -> None:
+    """``torch.compile`` G and D in place (``nn.Module.compile``: state dict keys unchanged). A D with spectral
+    norm stays eager, with a warning: compiled, it cannot backpropagate through two training-mode forwards
+    before one backward (its power iteration bumps a buffer the first graph saved), which the penalties,
+    DATT, AS-GAN and SSGAN/InfoMaxGAN's auxiliary losses do."""
+    generator.compile(**options)
+    if has_spectral_norm(discriminator):
+        warnings.warn(
+            "compile: the discriminator has spectral norm and stays eager (G is compiled): a compiled "
+            "spectral-norm D cannot backpropagate through two training-mode forwards before one backward.",
+            stacklevel=3,
+        )
+    else:
+        discriminator.compile(**options)
 
 
 def logits(discriminator: nn.Module, x: Tensor) -> Tensor:

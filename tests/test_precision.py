@@ -26,16 +26,16 @@ def _batch(n=16, seed=0):
 @pytest.mark.parametrize("variant", ["batch", "sample"])
 @pytest.mark.parametrize("dtype", sorted(DTYPES))
 def test_dat_perturbation_under_autocast_equals_fp32(dtype, variant):
-    """GAN.perturb runs the attack outside autocast: the same delta as fp32 (tolerance 1e-6). Called
+    """GANObjective.perturb runs the attack outside autocast: the same delta as fp32 (tolerance 1e-6). Called
     under autocast directly, DAT loses it: bf16 rounds the two batch means to one value (delta 0)."""
     gan = SNGAN(ngf=4, ndf=16, perturbation=DAT(eps=1.0, variant=variant)).eval()  # eval: SN's u stays put
     real, fake = _batch()
     fake_mixed = fake.to(DTYPES[dtype])  # as G makes it under autocast
     fake = fake_mixed.float()
-    fp32 = torch.cat(gan.perturb(real, fake)) - torch.cat([real, fake])
+    fp32 = torch.cat(gan.objective.perturb(gan.discriminator, real, fake)) - torch.cat([real, fake])
     assert fp32.abs().max() > 1e-4
     with torch.autocast("cpu", dtype=DTYPES[dtype]):
-        mixed = torch.cat(gan.perturb(real, fake_mixed)) - torch.cat([real, fake])
+        mixed = torch.cat(gan.objective.perturb(gan.discriminator, real, fake_mixed)) - torch.cat([real, fake])
         direct = torch.cat(gan.perturbation(gan.discriminator, real, fake)) - torch.cat([real, fake])
     assert mixed.dtype == torch.float32 and (mixed - fp32).abs().max() < 1e-6
     error = ((direct - fp32).norm() / fp32.norm()).item()

@@ -1,14 +1,32 @@
-"""FGSM: one untargeted sign step against D's objective (AS-GAN, ASGAN baseline)."""
+"""FGSM: one untargeted sign step against D's objective (AS-GAN, ASGAN baseline).
+
+:func:`sign_step` is the one L-inf sign step of the library: the :class:`FGSM` strategy, AS-GAN's attack
+on the reals, every PGD step (:func:`~datgan_lightning.adversarial.pgd.pgd_ascent`) and the FGSM
+accuracy of :mod:`~datgan_lightning.metrics.robustness` take it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import POSITIONS, PerturbationStrategy
 from datgan_lightning.losses import GANLoss
 from datgan_lightning.utils import discriminate
+
+
+def sign_step(x: Tensor, grad: Tensor, step_size: float, data_range: tuple[float, float] | None = None) -> Tensor:
+    """``clamp(x + step_size * sign(grad), data_range)``: one L-inf step up ``grad`` (a negative
+    ``step_size`` steps down), detached; ``data_range=None`` leaves the result unclamped.
+
+    Example:
+        >>> sign_step(torch.zeros(3), torch.tensor([2.0, -0.5, 0.0]), 0.1)
+        tensor([ 0.1000, -0.1000,  0.0000])
+    """
+    x = x.detach() + step_size * grad.sign()
+    return x if data_range is None else x.clamp(*data_range)
 
 
 def discriminator_objective(loss: GANLoss, d_real: Tensor, d_fake: Tensor, positions: Sequence[str]) -> Tensor:
@@ -59,7 +77,7 @@ class FGSM(PerturbationStrategy):
         objective = discriminator_objective(self._loss(), d_real, d_fake, self.positions)
         grad_real, grad_fake = self._input_grads(objective, x_real, x_fake)
         if grad_real is not None:
-            real_adv = self._clamp(real_adv - self.eps * grad_real.sign())
+            real_adv = sign_step(real_adv, grad_real, -self.eps, self.data_range)
         if grad_fake is not None:
-            fake_adv = self._clamp(fake_adv - self.eps * grad_fake.sign())
+            fake_adv = sign_step(fake_adv, grad_fake, -self.eps, self.data_range)
         return real_adv, fake_adv

@@ -15,27 +15,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
-from datgan_lightning.adversarial.fgsm import discriminator_objective
+from datgan_lightning.adversarial.fgsm import discriminator_objective, sign_step
 from datgan_lightning.losses import GANLoss
-from datgan_lightning.utils import discriminate
+from datgan_lightning.utils import discriminate, eval_mode
 
 
 def pgd_ascent(
     objective: Callable[..., Tensor],
     x: Tensor | Sequence[Tensor],
-    eps: float,
+    eps: float | None,
     steps: int,
     step_size: float,
     data_range: tuple[float, float] | None = (-1.0, 1.0),
+    after_step: Callable[[int, Tensor, Tensor], Tensor] | None = None,
 ) -> Tensor | tuple[Tensor, ...]:
     """L-inf PGD without random start that *maximises* ``objective(x_adv)`` (a scalar: sum the
     per-sample terms so each sample gets its own gradient):
     ``x_{k+1} = clamp(x + proj_eps(x_k + step_size * sign(grad) - x), data_range)``.
 
     ``x`` is a tensor, or a sequence of tensors attacked together (``objective`` then takes as many
-    arguments and returns one value). Returns detached tensors of the inputs' shapes; ``x`` itself
-    when ``eps``, ``steps`` or ``step_size`` is 0. Plain function: the caller sets the model's mode
-    (Rob-GAN attacks D in eval mode) and owns the parameters' gradients (none are accumulated).
+    arguments and returns one value). ``eps=None`` does not project (an unbounded walk). ``after_step``
+    (single tensor only), called as ``after_step(k, x_k_minus_1, x_k)`` after step ``k`` (1-based),
+    returns the point the next step starts from (the robustness metrics freeze samples whose decision
+    flipped). Returns detached tensors of the inputs' shapes; ``x`` itself when ``eps`` or ``step_size``
+    is 0. Plain function: the caller sets the model's mode (Rob-GAN attacks D in eval mode) and owns
+    the parameters' gradients (none are accumulated).
 
     Example:
         >>> x = torch.zeros(2, 3)
@@ -46,16 +50,17 @@ def pgd_ascent(
     clean = tuple(t.detach() for t in ((x,) if single else x))
     adv = clean
     if eps != 0 and step_size != 0:
-        for _ in range(int(steps)):
+        for step in range(1, int(steps) + 1):
             leaves = tuple(t.detach().requires_grad_(True) for t in adv)
             with torch.enable_grad():
                 grads = torch.autograd.grad(objective(*leaves), leaves)
-            adv = tuple(_project(a + step_size * g.sign(), c, eps, data_range) for a, g, c in zip(adv, grads, clean))
+            new = tuple(_project(sign_step(a, g, step_size), c, eps, data_range) for a, g, c in zip(adv, grads, clean))
+            adv = new if after_step is None else (after_step(step, adv[0], new[0]),)
     return adv[0] if single else adv
 
 
-def _project(x: Tensor, clean: Tensor, eps: float, data_range: tuple[float, float] | None) -> Tensor:
-    x = clean + (x - clean).clamp(-eps, eps)
+def _project(x: Tensor, clean: Tensor, eps: float | None, data_range: tuple[float, float] | None) -> Tensor:
+    x = x if eps is None else clean + (x - clean).clamp(-eps, eps)
     return x if data_range is None else x.clamp(*data_range)
 
 
@@ -118,19 +123,14 @@ class PGD(PerturbationStrategy):
         if self.eps == 0 or self.step_size == 0:
             return real, fake
         selected = [name for name in ("real", "fake") if name in self.positions]
-        was_training = discriminator.training
-        if self.eval_mode:
-            discriminator.eval()
 
         def objective(*attacked: Tensor) -> Tensor:  # minus D's objective: the attacker descends V
             inputs = {"real": real, "fake": fake, **dict(zip(selected, attacked))}
             d_real, d_fake = discriminate(discriminator, inputs["real"], inputs["fake"], self.joint_forward)
             return -discriminator_objective(self._loss(), d_real, d_fake, self.positions)
 
-        try:
+        with eval_mode(*[discriminator] if self.eval_mode else []):
             attacked = pgd_ascent(objective, [real if n == "real" else fake for n in selected], self.eps, self.steps,
                                   self.step_size, self.data_range)  # fmt: skip
-        finally:
-            discriminator.train(was_training)
         out = {"real": real, "fake": fake, **dict(zip(selected, attacked))}
         return out["real"], out["fake"]

@@ -34,9 +34,10 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from datgan_lightning.adversarial.pgd import label_attack
+from datgan_lightning.adversarial.fgsm import sign_step
+from datgan_lightning.adversarial.pgd import label_attack, pgd_ascent
 from datgan_lightning.losses import GANLoss, get_loss
-from datgan_lightning.utils import logits
+from datgan_lightning.utils import eval_mode, logits
 
 FIXED_THRESHOLDS = {"ns": 0.0, "minimax": 0.0, "hinge": 0.0, "lsgan": 0.5}
 
@@ -55,17 +56,8 @@ def decision_threshold(loss: str | GANLoss, d_real: Tensor | None = None, d_fake
 def evaluating(module: nn.Module):
     """``module`` in eval mode, with gradients on (the attacks need input gradients, also when the
     caller runs under ``torch.no_grad``)."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.enable_grad():
-            yield module
-    finally:
-        module.train(was_training)
-
-
-def _clamp(x: Tensor, data_range: tuple[float, float] | None) -> Tensor:
-    return x if data_range is None else x.clamp(*data_range)
+    with eval_mode(module), torch.enable_grad():
+        yield module
 
 
 def _attack(D: nn.Module, x: Tensor, threshold: float, step_size: float, steps: int,
@@ -77,19 +69,17 @@ def _attack(D: nn.Module, x: Tensor, threshold: float, step_size: float, steps: 
     direction = torch.where(judged_real, -1.0, 1.0).to(x.dtype)  # push across the threshold
     shape = (-1,) + (1,) * (x.dim() - 1)
     first_flip = torch.full((len(x),), steps + 1, dtype=torch.long, device=x.device)
-    x_adv = x
-    for step in range(1, steps + 1):
-        leaf = x_adv.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad((direction * logits(D, leaf)).sum(), leaf)
-        x_adv = leaf.detach() + step_size * grad.sign()
-        if eps is not None:
-            x_adv = x + (x_adv - x).clamp(-eps, eps)
-        x_adv = _clamp(x_adv, data_range)
+
+    def freeze_flipped(step: int, previous: Tensor, x_adv: Tensor) -> Tensor:
+        nonlocal first_flip
         active = first_flip > steps  # flipped samples stay where they flipped
-        x_adv = torch.where(active.view(shape), x_adv, leaf.detach())
+        x_adv = torch.where(active.view(shape), x_adv, previous)
         with torch.no_grad():
             flipped = (logits(D, x_adv) > threshold) != judged_real
         first_flip = torch.where(active & flipped, torch.full_like(first_flip, step), first_flip)
+        return x_adv
+
+    pgd_ascent(lambda v: (direction * logits(D, v)).sum(), x, eps, steps, step_size, data_range, after_step=freeze_flipped)
     return first_flip
 
 
@@ -122,7 +112,7 @@ def fgsm_accuracy(D: nn.Module, real: Tensor, threshold: float, eps: float = 1 /
     with evaluating(D):
         leaf = real.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(logits(D, leaf).sum(), leaf)
-        real_adv = _clamp(leaf.detach() - eps * grad.sign(), data_range)
+        real_adv = sign_step(real, grad, -eps, data_range)
         with torch.no_grad():
             clean = (logits(D, real) > threshold).float().mean()
             adversarial = (logits(D, real_adv) > threshold).float().mean()

@@ -5,7 +5,8 @@ from datgan_lightning.modules.dcgan import DCGAN, WGAN
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.modules.infomax_gan import InfoMaxGAN
 from datgan_lightning.modules.projection_gan import ProjectionGAN
-from datgan_lightning.modules.robgan import RobGAN, RobGANFinetune
+from datgan_lightning.modules.robgan import RobGAN
+from datgan_lightning.modules.robgan_finetune import RobGANFinetune
 from datgan_lightning.modules.sngan import SNGAN
 from datgan_lightning.modules.ssgan import SSGAN
 from datgan_lightning.modules.toy2d import Toy2DGAN

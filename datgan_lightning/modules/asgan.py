@@ -15,7 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from datgan_lightning.modules.gan import GAN, _check
+from datgan_lightning.adversarial.fgsm import sign_step
+from datgan_lightning.checks import number, require
+from datgan_lightning.modules.gan import GAN
 
 
 class ASGAN(GAN):
@@ -35,31 +37,25 @@ class ASGAN(GAN):
     """
 
     def __init__(self, eps: float = 1 / 255, data_range: tuple[float, float] | None = (-1.0, 1.0), **kwargs: Any) -> None:
-        _check(eps >= 0, "eps", eps, "use eps >= 0, e.g. 1/255 (0 repeats the clean update)")
-        _check(kwargs.get("perturbation") is None, "perturbation", kwargs.get("perturbation"),
-               "leave it unset for ASGAN, which crafts its own FGSM reals (eps sets their size)")  # fmt: skip
-        _check(data_range is None or data_range[0] < data_range[1], "data_range", data_range, "use (low, high) with low < high, or null")
+        number(eps, "eps", minimum=0, fix="use eps >= 0, e.g. 1/255 (0 repeats the clean update)")
+        require(kwargs.get("perturbation") is None, "perturbation", kwargs.get("perturbation"),
+                "leave it unset for ASGAN, which crafts its own FGSM reals (eps sets their size)")  # fmt: skip
+        require(data_range is None or data_range[0] < data_range[1], "data_range", data_range, "use (low, high) with low < high, or null")
         super().__init__(**kwargs)
         self.eps = float(eps)
         self.data_range = None if data_range is None else (float(data_range[0]), float(data_range[1]))
 
-    def discriminator_update(self, real: Tensor, optimizer: Any) -> tuple[Tensor, Tensor, Tensor]:
+    def discriminator_step(self, real: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The first update (on clean reals) happens here; returns the second's loss, on FGSM reals and the
+        same fakes, for :meth:`training_step` to apply, with D's logits on the clean batches (ADA reads those)."""
         real = real.detach().requires_grad_(True)  # its .grad after the first backward drives FGSM
         with torch.no_grad():
-            fake = self.generate(len(real))
-        with self.toggled_optimizer(optimizer):
-            d_loss, d_real, d_fake = self.discriminator_loss(real, fake)
-            self.optimizer_step(optimizer, d_loss)
+            fake = self.generate(len(real), labels)
+        labels = self.discriminator_labels(labels)
+        loss, d_real, d_fake = self.objective.discriminator_loss(self.discriminator, real, fake, labels, self.discriminator_steps)
+        self.optimize(self.optimizers()[0], loss)
         self.after_discriminator_update()
         # D's loss is -V, so x - eps * sign(grad V) = x + eps * sign(grad loss)
-        real_adv = self.fgsm_reals(real.detach(), real.grad)
-        with self.toggled_optimizer(optimizer):
-            adv_loss, _, _ = self.discriminator_loss(real_adv, fake, observe=False)  # ADA counts each D step once
-            self.optimizer_step(optimizer, adv_loss)
-        self.after_discriminator_update()
-        return d_loss, d_real, d_fake
-
-    def fgsm_reals(self, real: Tensor, loss_grad: Tensor) -> Tensor:
-        """``clamp(x + eps * sign(grad_x loss))`` for D's loss ``-V``: the attack that lowers ``V``."""
-        real_adv = real + self.eps * loss_grad.sign()
-        return real_adv if self.data_range is None else real_adv.clamp(*self.data_range)
+        real_adv = sign_step(real, real.grad, self.eps, self.data_range)
+        adv_loss, _, _ = self.objective.discriminator_loss(self.discriminator, real_adv, fake, labels, self.discriminator_steps)
+        return adv_loss, d_real, d_fake

@@ -63,9 +63,10 @@ class InfoMaxGAN(SNGAN):
         local = F.relu(outputs[self.local_block - 1])  # Mimicry: the next block's in-place ReLU
         return self.infomax_head.loss(local, pooled_features(outputs[-1]))
 
-    def discriminator_step(self, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        gan_loss, d_real, d_fake = super().discriminator_step(real)  # perturbed by DAT when enabled
+    def discriminator_step(self, real: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        gan_loss, d_real, d_fake = super().discriminator_step(real, labels)  # perturbed by DAT when enabled
         return gan_loss + self.infomax_weight_d * self.infomax_loss(real), d_real, d_fake  # clean reals
 
-    def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return super().generator_loss(real, fake) + self.infomax_weight_g * self.infomax_loss(fake)
+    def generator_step(self, real: Tensor, labels: Tensor | None = None) -> Tensor:
+        fake = self.generate(len(real), labels)
+        return self.generator_loss(fake, real, labels) + self.infomax_weight_g * self.infomax_loss(fake)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor, nn
-
-from datgan_lightning.augmentations.base import AugmentedDiscriminator
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.nets.conditional import LabelledDiscriminator, generator32, generator64, projection_discriminator
 
@@ -17,9 +14,10 @@ GENERATORS = {32: generator32, 64: generator64}
 class ProjectionGAN(GAN):
     """Conditional ResNet G (conditional BatchNorm) and projection D, hinge loss, ``n_dis`` 5.
 
-    Labels come from ``(x, y)`` batches. The fakes of a step are drawn with the real batch's labels,
-    so real row ``i``, fake row ``i`` and anything made from them (DAT's perturbations, GP's
-    interpolates, augmentations) share one class, and D is called through
+    Labels come from ``(x, y)`` batches and are passed to both steps (:class:`GAN` does this for any
+    class-conditional G and a D whose ``forward`` takes labels). The fakes of a step are drawn with the
+    real batch's labels, so real row ``i``, fake row ``i`` and anything made from them (DAT's
+    perturbations, GP's interpolates, augmentations) share one class, and the objective calls D through
     :class:`~datgan_lightning.nets.conditional.LabelledDiscriminator`: strategies and regularizers keep
     calling ``D(x)`` (``strategy(D, real, fake)`` is unchanged). Miyato and Koyama draw the fakes'
     classes from the prior instead; over a training run both follow the data's class frequencies.
@@ -44,25 +42,3 @@ class ProjectionGAN(GAN):
         generator = GENERATORS[resolution](num_classes, latent_dim, ngf, channels)
         discriminator = projection_discriminator(resolution, num_classes, ndf, channels)
         super().__init__(generator, discriminator, loss=loss, n_dis=n_dis, **kwargs)
-        self._labels: Tensor | None = None  # the current training batch's labels
-
-    def real_samples(self, batch: Any) -> Tensor:
-        # GAN.training_step hands only the images to the steps: keep this batch's labels for them
-        self._labels = self.real_labels(batch).to(self.device)
-        return super().real_samples(batch)
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self._labels = None  # sampling and evaluation draw classes from the prior again
-
-    def generate(self, n: int, labels: Tensor | None = None) -> Tensor:
-        if labels is None and self._labels is not None and len(self._labels) == n:
-            labels = self._labels  # a training step's fakes share the real batch's classes
-        return super().generate(n, labels)
-
-    @property
-    def critic(self) -> nn.Module:
-        """``D(·, labels)`` of this step (then the augmentations): what the losses, attacks and regularizers call."""
-        if self._labels is None:
-            raise RuntimeError("ProjectionGAN's discriminator needs the labels of a training batch; call it as D(x, labels).")
-        labelled = LabelledDiscriminator(self.discriminator, self._labels)
-        return AugmentedDiscriminator(labelled, self.augmentations) if self.augmentations else labelled

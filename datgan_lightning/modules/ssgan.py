@@ -43,9 +43,10 @@ class SSGAN(SNGAN):
         rotated, labels = rotate_quarters(images)
         return self.rotation_head.loss(self.discriminator.features(rotated), labels)
 
-    def discriminator_step(self, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        gan_loss, d_real, d_fake = super().discriminator_step(real)  # perturbed by DAT when enabled
+    def discriminator_step(self, real: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        gan_loss, d_real, d_fake = super().discriminator_step(real, labels)  # perturbed by DAT when enabled
         return gan_loss + self.rotation_weight_d * self.rotation_loss(real), d_real, d_fake  # clean reals
 
-    def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return super().generator_loss(real, fake) + self.rotation_weight_g * self.rotation_loss(fake)
+    def generator_step(self, real: Tensor, labels: Tensor | None = None) -> Tensor:
+        fake = self.generate(len(real), labels)
+        return self.generator_loss(fake, real, labels) + self.rotation_weight_g * self.rotation_loss(fake)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import Tensor, nn
+
+from datgan_lightning.checks import require
+from datgan_lightning.errors import ConfigurationError
+from datgan_lightning.utils import eval_mode
 
 
 class Generator(nn.Module):
@@ -45,3 +51,62 @@ def check_labels(labels: Tensor, num_classes: int, n: int | None = None) -> Tens
 
 class Discriminator(nn.Module):
     """A discriminator maps a batch of samples to one raw logit per sample."""
+
+
+def takes_labels(discriminator: nn.Module) -> bool:
+    """Whether ``discriminator`` is class-conditional, called as ``D(x, labels)``: its ``forward`` takes a
+    second positional argument (a projection D); an AC-GAN D, which predicts the class, takes ``x`` only."""
+    try:
+        parameters = inspect.signature(discriminator.forward).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) >= 2
+
+
+def check_nets(generator: nn.Module, discriminator: nn.Module) -> None:
+    """One sentence unless ``generator`` has ``latent_dim`` and ``sample_latent(n, device)`` and
+    ``discriminator`` returns one logit per sample of ``generator``'s, shape ``(N,)`` or ``(N, 1)``
+    (``D(x, labels)`` when both are class-conditional). Runs G and D once on two samples, in eval mode
+    without gradients, and leaves the random number streams as they were."""
+    g_name, d_name = type(generator).__name__, type(discriminator).__name__
+    interface = "give it an integer `latent_dim` and a `sample_latent(n, device)` method (subclass datgan_lightning.nets.Generator)"
+    require(hasattr(generator, "latent_dim") and callable(getattr(generator, "sample_latent", None)), "generator", g_name, interface)
+    device = next(generator.parameters(), torch.empty(0)).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad(), eval_mode(generator, discriminator):
+        try:
+            z = generator.sample_latent(2, device)
+            labels = generator.sample_labels(2, device) if is_conditional(generator) else None
+            x = generator(z) if labels is None else generator(z, labels)
+            out = discriminator(x, labels) if labels is not None and takes_labels(discriminator) else discriminator(x)
+        except Exception as err:  # noqa: BLE001 - any failure here means the two nets do not fit together
+            reason = " ".join(str(err).split())[:160]
+            require(False, "discriminator", d_name, f"D(G(z)) failed on 2 samples of {g_name} ({type(err).__name__}: {reason}); "
+                    "make D accept G's output (same shape, dtype and device)")  # fmt: skip
+    shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+    require(isinstance(out, Tensor) and out.numel() == 2 and out.shape[0] == 2, "discriminator", d_name,
+            f"it returned {shape} for 2 samples; return one logit per sample, shape (N,) or (N, 1)")  # fmt: skip
+
+
+def check_data_shape(owner: str, generator: nn.Module, datamodule: object) -> None:
+    """One sentence (:class:`~datgan_lightning.errors.ConfigurationError`) when the datamodule's
+    ``image_shape`` differs from G's ``output_shape`` (either may be unknown: then nothing is checked)."""
+    data_shape = getattr(datamodule, "image_shape", None)
+    model_shape = getattr(generator, "output_shape", None)
+    if data_shape is not None and model_shape is not None and tuple(data_shape) != tuple(model_shape):
+        raise ConfigurationError(
+            f"{owner} generates samples of shape {tuple(model_shape)} but {type(datamodule).__name__} yields "
+            f"{tuple(data_shape)}; match the model's resolution/channels to the data or set the datamodule's "
+            "image_size to the model's resolution."
+        )
+
+
+def batch_labels(batch: object, num_classes: int, owner: str) -> Tensor:
+    """The class labels of an ``(x, y)`` batch, checked against ``num_classes``; one sentence naming ``owner``
+    (the module) when the data has none (an unlabelled dataset marks its labels -1)."""
+    labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+    if labels is None or (labels < 0).any():
+        raise ValueError(
+            f"{owner} is class-conditional but its data has no labels; use a labelled dataset "
+            "(CIFAR-10, an image folder with class subfolders, an .npz with train_y)."
+        )
+    return check_labels(labels, num_classes)

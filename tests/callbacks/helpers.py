@@ -31,8 +31,8 @@ class NaNLossToy2DGAN(Toy2DGAN):
         super().__init__(**kwargs)
         self.nan_at = nan_at
 
-    def discriminator_loss(self, real, fake):
-        loss, d_real, d_fake = super().discriminator_loss(real, fake)
+    def discriminator_step(self, real, labels=None):
+        loss, d_real, d_fake = super().discriminator_step(real, labels)
         if self.generator_iterations + 1 == self.nan_at:
             loss = loss * float("nan")
         return loss, d_real, d_fake

@@ -34,6 +34,7 @@ def test_second_update_sees_fgsm_reals_and_the_same_fakes():
     D = RecordingLinearD([0.5, -2.0])
     G = MLPGenerator(hidden=4)
     model = ASGAN(eps=0.25, data_range=None, generator=G, discriminator=D, loss="ns", n_dis=1, max_iterations=1)
+    D.seen.clear()  # the constructor's check of the nets ran D once
     data = _fit(model, batches=1)
     clean, adversarial, _generator_step = D.seen  # joint forwards on cat(real, fake), then G's step
     real, fake = clean[:8], clean[8:]
@@ -45,6 +46,7 @@ def test_second_update_sees_fgsm_reals_and_the_same_fakes():
 def test_two_adam_steps_per_discriminator_step_and_clamped_reals():
     D = RecordingLinearD([3.0, 3.0])
     model = ASGAN(eps=10.0, generator=MLPGenerator(hidden=4), discriminator=D, loss="ns", n_dis=2, max_iterations=2)
+    D.seen.clear()  # the constructor's check of the nets ran D once
     _fit(model, batches=4)
     opt_d = model.optimizers()[0].optimizer
     assert int(next(iter(opt_d.state.values()))["step"]) == 2 * 4  # two updates per each of the 4 D steps

@@ -6,7 +6,7 @@ from datgan_lightning.adversarial import DAT
 from datgan_lightning.data import GaussianMixture2D
 from datgan_lightning.losses import get_loss
 from datgan_lightning.modules import GAN, Toy2DGAN
-from datgan_lightning.modules.gan import LinearDecay
+from datgan_lightning.modules.optim import linear_decay
 from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
 
 
@@ -35,14 +35,15 @@ class RecordsStepLRs(Toy2DGAN):
         super().__init__(**kwargs)
         self.used_lrs = {"d": [], "g": []}
 
-    def optimizer_step(self, optimizer, loss):
+    def optimize(self, optimizer, loss):
         which = "d" if optimizer.optimizer is self.optimizers()[0].optimizer else "g"
         self.used_lrs[which].append(optimizer.param_groups[0]["lr"])
-        super().optimizer_step(optimizer, loss)
+        super().optimize(optimizer, loss)
 
 
 def test_linear_lr_decay_per_generator_iteration(tmp_path):
-    assert [LinearDecay(4)(i) for i in range(6)] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    four = type("Module", (), {"max_iterations": 4})()
+    assert [linear_decay(four, i) for i in range(6)] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     model = RecordsStepLRs(hidden=8, n_dis=2, max_iterations=4, lr_g=1e-3, lr_d=2e-3, lr_decay="linear")
     _trainer(tmp_path).fit(model, GaussianMixture2D(batch_size=8))
     # the LR changes once per generator iteration (n_dis D steps + 1 G step), not once per D step
@@ -153,9 +154,66 @@ def test_bad_arguments(kwargs, message):
         Toy2DGAN(hidden=8, **kwargs)
 
 
-def test_generator_without_latent_dim_is_a_clear_error():
-    with pytest.raises(ValueError, match="generator='Linear' is invalid; give the generator a `latent_dim`"):
+class OwnGenerator(torch.nn.Module):
+    """A user's own G: not a nets.Generator, but with the interface GAN needs."""
+
+    latent_dim = 3
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(3, 2)
+
+    def sample_latent(self, n, device=None):
+        return torch.randn(n, self.latent_dim, device=device)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class OwnDiscriminator(torch.nn.Module):
+    def __init__(self, outputs=1):
+        super().__init__()
+        self.net = torch.nn.Linear(2, outputs)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_custom_nets_are_checked_in_the_constructor_with_one_sentence():
+    interface = r"give it an integer `latent_dim` and a `sample_latent\(n, device\)` method"
+    with pytest.raises(ValueError, match=rf"generator='Linear' is invalid; {interface}"):
         GAN(torch.nn.Linear(2, 2), MLPDiscriminator())
+    no_sampler = OwnGenerator()
+    no_sampler.sample_latent = None
+    with pytest.raises(ValueError, match=rf"generator='OwnGenerator' is invalid; {interface}"):
+        GAN(no_sampler, OwnDiscriminator())
+    with pytest.raises(ValueError, match=r"discriminator='OwnDiscriminator' is invalid; it returned \(2, 4\) for 2 samples; return one logit per sample"):
+        GAN(OwnGenerator(), OwnDiscriminator(outputs=4))
+    with pytest.raises(ValueError, match=r"discriminator='Linear' is invalid; D\(G\(z\)\) failed on 2 samples of OwnGenerator \(RuntimeError: mat1"):
+        GAN(OwnGenerator(), torch.nn.Linear(5, 1))
+    with pytest.raises(ValueError, match=r"betas_g=\(0.5,\) is invalid; use two numbers in \[0, 1\)"):
+        GAN(OwnGenerator(), OwnDiscriminator(), betas_g=(0.5,))
+
+
+def test_checking_the_nets_leaves_the_random_stream_and_the_nets_as_they_were():
+    G, D = MLPGenerator(hidden=8), torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    GAN(G, D)
+    assert torch.equal(torch.rand(3), expected) and D.training and G.training
+    assert all(torch.equal(v, before[k]) for k, v in D.state_dict().items())  # no BatchNorm statistics moved
+
+
+def test_a_checkpoint_of_your_own_nets_loads_when_you_pass_them_again(tmp_path):
+    model = GAN(OwnGenerator(), OwnDiscriminator(), max_iterations=2, perturbation=DAT(eps=0.1, data_range=None))
+    trainer = _trainer(tmp_path)
+    trainer.fit(model, GaussianMixture2D(batch_size=8))
+    trainer.save_checkpoint(tmp_path / "own.ckpt")
+    loaded = GAN.load_from_checkpoint(tmp_path / "own.ckpt", generator=OwnGenerator(), discriminator=OwnDiscriminator())
+    assert loaded.generator_iterations == 2 and loaded.perturbation.eps == 0.1
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
 
 
 def test_ema_generator_averages_weights_and_is_used_for_sampling(tmp_path):
@@ -200,11 +258,11 @@ def test_regularizers_add_their_terms_to_the_discriminator_loss():
     r1, gp = R1(weight=2.0), GP(weight=3.0)
     model = GAN(G, D, loss="hinge", regularizers=[r1, gp])
     real, fake = torch.randn(16, 2), torch.randn(16, 2)
-    loss, d_real, d_fake = model.discriminator_loss(real, fake)
+    loss, d_real, d_fake = model.objective.discriminator_loss(D, real, fake)
     torch.manual_seed(1)
     expected_terms = r1(D, real, fake, d_real, d_fake)
     torch.manual_seed(1)
-    loss_again, _, _ = model.discriminator_loss(real, fake)
+    loss_again, _, _ = model.objective.discriminator_loss(D, real, fake)
     torch.manual_seed(1)
     expected = get_loss("hinge").discriminator_loss(d_real, d_fake) + expected_terms + gp(D, real, fake, d_real, d_fake)
     torch.testing.assert_close(loss_again, expected)
@@ -221,8 +279,7 @@ def test_lazy_regularizer_applies_every_kth_step_scaled_by_k():
     term = R1(weight=1.0)(D, real, fake, d_real, d_fake)
     seen = []
     for step in range(6):
-        model.discriminator_steps = step
-        seen.append(float(model.regularization(real, fake, d_real, d_fake)))
+        seen.append(float(model.objective.regularization(D, real, fake, d_real, d_fake, step)))
     assert seen == pytest.approx([3 * float(term), 0, 0, 3 * float(term), 0, 0])
 
 
@@ -281,7 +338,7 @@ def test_conditional_sampling_takes_labels_or_draws_them_from_the_prior():
     with pytest.raises(ValueError, match="is unconditional; drop them"):
         Toy2DGAN(hidden=8).sample(2, labels=torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="is class-conditional but its data has no labels"):
-        model.real_labels(torch.randn(4, 2))
+        model.unpack_batch(torch.randn(4, 2))
 
 
 def test_conditional_sample_grid_has_one_row_per_class():
@@ -322,9 +379,11 @@ def test_augmentations_make_every_d_call_see_augmented_images_and_reach_g():
     D.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
     shift = Shift()
     model = GAN(G, D, perturbation=DAT(eps=0.1, data_range=None), regularizers=[R1(weight=1.0)], augmentations=[shift])
+    inputs.clear()  # the constructor's check of the nets ran D once, without T
     real = torch.randn(8, 2)
     loss, d_real, _ = model.discriminator_step(real)
     assert len(inputs) == 3 and all(x.mean() > 5 for x in inputs)  # DAT's attack, the loss, R1: all on T(x)
+    model.objective.observe(d_real)  # the module's training_step does this once per D step
     assert torch.equal(shift.observed[-1], d_real.detach())
     inputs.clear()
     g_loss = model.generator_step(real)
@@ -346,6 +405,33 @@ def test_step_logs_are_written_every_log_every_n_steps_batches(tmp_path):
     with open(f"{logger.log_dir}/metrics.csv") as f:
         iterations = [float(r["generator_iterations"]) for r in csv.DictReader(f) if r.get("loss/d")]
     assert iterations == [3.0, 6.0, 7.0]  # batches 3 and 6, and the last one (training stops)
+
+
+class CountingDAT(DAT):
+    """DAT with a perturbation diagnostic: its log_values() says how often the module asked for it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.asked = 0
+
+    def log_values(self):
+        self.asked += 1
+        return {"asked": float(self.asked), "step_mean": torch.tensor(0.25)}
+
+
+def test_a_perturbation_with_log_values_is_logged_under_perturbation_on_logged_steps_only(tmp_path):
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(tmp_path, name="logs")
+    model = Toy2DGAN(hidden=8, n_dis=1, max_iterations=7, perturbation=CountingDAT(eps=0.1, data_range=None))
+    _trainer(tmp_path, logger=logger, log_every_n_steps=3).fit(model, GaussianMixture2D(batch_size=8))
+    with open(f"{logger.log_dir}/metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("loss/d")]
+    assert [float(r["perturbation/asked"]) for r in rows] == [1.0, 2.0, 3.0]  # asked on steps 3, 6, 7 only
+    assert all(float(r["perturbation/step_mean"]) == 0.25 for r in rows)
+    assert model.perturbation.asked == 3
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,9 @@ def test_default_is_adam_with_the_lr_and_betas_options_and_the_linear_decay():
     assert (opt_d.defaults["lr"], opt_d.defaults["betas"]) == (3e-4, (0.1, 0.99))
     assert (opt_g.defaults["lr"], opt_g.defaults["betas"]) == (1e-4, (0.5, 0.9))
     assert {id(p) for g in opt_d.param_groups for p in g["params"]} == {id(p) for p in gan.discriminator.parameters()}
-    assert sched_d.lr_lambdas[0].total == gan.max_iterations and sched_g.optimizer is opt_g
+    assert sched_d.lr_lambdas[0](gan.max_iterations // 2) == 0.5 and sched_g.optimizer is opt_g  # 1 - t / max_iterations
+    gan.max_iterations *= 2  # the horizon is read live (a resumed run extended to a later end)
+    assert sched_d.lr_lambdas[0](gan.max_iterations // 2) == 0.5
     assert gan.hparams.optimizer_g is None and gan.hparams.scheduler_d is None
 
 
@@ -39,7 +41,7 @@ def test_optimizer_and_scheduler_per_network_replace_adam_and_the_decay_of_that_
     (opt_d, opt_g), (sched_d, sched_g) = gan.configure_optimizers()
     assert type(opt_d) is torch.optim.SGD and opt_d.defaults["momentum"] == 0.9
     assert type(opt_g) is torch.optim.AdamW and opt_g.defaults["weight_decay"] == 0.1
-    assert type(sched_d) is torch.optim.lr_scheduler.StepLR and sched_g.lr_lambdas[0].total == 10
+    assert type(sched_d) is torch.optim.lr_scheduler.StepLR and sched_g.lr_lambdas[0](5) == 0.5
     assert gan.hparams.optimizer_d == {"class_path": "torch.optim.sgd.SGD", "init_args": {"lr": 0.05, "momentum": 0.9}}
     # one schedule only (no decay for G): still stepped, as a list of one
     only_d = _toy(scheduler_d=STEP, lr_decay="none")

@@ -49,12 +49,12 @@ def test_every_d_call_of_a_step_gets_the_real_batchs_classes(perturbation):
     gan = ProjectionGAN(num_classes=K, ngf=2, ndf=4, perturbation=perturbation, regularizers=[GP()])
     gan.discriminator = RecordingD(gan.discriminator)
     x, y = next(iter(_loader()))
-    gan.real_samples((x, y))
     torch.manual_seed(0)
     fake_labels = []
     original = gan.generator.forward
     gan.generator.forward = lambda z, labels: (fake_labels.append(labels.clone()), original(z, labels))[1]
-    gan.discriminator_step(x)
+    real, labels = gan.unpack_batch((x, y))
+    gan.discriminator_step(real, labels)
     assert [l.tolist() for l in fake_labels] == [y.tolist()]  # fakes drawn with the real classes
     assert gan.discriminator.calls and all(torch.equal(c, y.repeat(len(c) // len(y))) for c in gan.discriminator.calls)
 
@@ -64,16 +64,17 @@ def test_trains_and_checkpoints_with_dat_r1_and_diffaugment(tmp_path):
                         regularizers=[R1()], augmentations=[DiffAugment(policy="translation")])  # fmt: skip
     trainer = fast_trainer(tmp_path, enable_checkpointing=True)
     trainer.fit(gan, _loader())
-    assert gan.generator_iterations == 1 and gan._labels is None
+    assert gan.generator_iterations == 1
     assert gan.sample(3, labels=torch.tensor([0, 1, 2])).shape == (3, 3, 32, 32)
     (checkpoint,) = tmp_path.rglob("*.ckpt")
     assert ProjectionGAN.load_from_checkpoint(checkpoint).generator_iterations == 1
 
 
-def test_unlabelled_data_and_outside_a_step_are_one_sentence(tmp_path):
+def test_unlabelled_data_and_a_critic_without_labels_are_one_sentence(tmp_path):
     gan = ProjectionGAN(num_classes=K, ngf=2, ndf=4, max_iterations=1)
-    with pytest.raises(RuntimeError, match="needs the labels of a training batch"):
-        gan.critic
+    assert gan.labelled_discriminator
+    with pytest.raises(ValueError, match="ProjectionResNetDiscriminator needs labels"):
+        gan.objective.critic(gan.discriminator)(torch.zeros(2, 3, 32, 32))
     unlabelled = DataLoader(TensorDataset(torch.rand(4, 3, 32, 32), torch.full((4,), -1)), batch_size=2)
     with pytest.raises(ValueError, match="has no labels"):
         fast_trainer(tmp_path).fit(gan, unlabelled)

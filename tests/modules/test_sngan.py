@@ -27,7 +27,7 @@ def test_images_with_labels_and_dat_perturb_within_range():
     fake = model.generate(4).detach()
     real_adv, fake_adv = model.perturbation(model.discriminator, real, fake)
     assert real_adv.min() >= -1 and real_adv.max() <= 1 and not torch.equal(real_adv, real)
-    assert torch.equal(model.real_samples((real, torch.zeros(4))), real)
+    assert torch.equal(model.unpack_batch((real, torch.zeros(4)))[0], real) and model.unpack_batch((real, torch.zeros(4)))[1] is None
 
 
 def test_unknown_resolution_is_a_clear_error():
