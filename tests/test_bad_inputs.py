@@ -118,7 +118,7 @@ CASES = [
     ("not a checkpoint", toy("--ckpt_path={root}/not_a.ckpt"), r"checkpoint '.*not_a\.ckpt' cannot be read"),
     ("checkpoint is a folder", toy("--ckpt_path={root}"), r"is not a file"),
     ("checkpoint of another model", image("--ckpt_path={ckpt}"), r"holds a Toy2DGAN .* but the config builds a DCGAN"),
-    ("resume with another net size", toy("--ckpt_path={ckpt}", "--model.init_args.hidden=32"), r"weights do not fit the model .*cannot change on resume"),
+    ("resume with another net size", toy("--ckpt_path={ckpt}", "--model.init_args.hidden=32", "--model.init_args.max_iterations=4"), r"weights do not fit the model .*cannot change on resume"),
     ("evaluate without checkpoint", raw("evaluate", "--config", "{image}", "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics",
                                         "--trainer.logger.init_args.save_dir={out}"), r"evaluate: --ckpt_path is required"),  # fmt: skip
     ("output folder under a file", toy("--trainer.logger.init_args.save_dir={root}/a_file.txt/runs"), r"a_file\.txt' is not a directory"),
