@@ -295,9 +295,7 @@ class DatganCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
-        except ValueError as err:  # the constructors' checks: one sentence naming option, value and fix
-            while isinstance(err.__cause__ or err.__context__, ValueError):
-                err = err.__cause__ or err.__context__  # jsonargparse wraps the constructor's error
+        except ValueError as err:  # the constructors' checks, inside jsonargparse's report: one_line finds them
             self.parser.error(str(err))
         except MisconfigurationException as err:
             trainer = self.config.get(str(self.subcommand), self.config).get("trainer", {})

@@ -174,9 +174,9 @@ def _describe(leaf: str, path: list[str], owner: str | None, text: str, prog: st
     if restricted:
         want = _TYPE_NAMES.get(restricted.group(1), restricted.group(1))
         return f"{option}: {path[-1] if path else 'value'}={_given_value(text)} is invalid; use {want}."
-    not_accepted = re.match(r"Option '([^']+)' is not accepted", leaf) or re.match(r"No action for key \"([^\"]+)\"", leaf)
+    not_accepted = re.search(r"Option '([^']+)' is not accepted|No action for key \"([^\"]+)\"|Key '([^']+)' is not expected", leaf)
     if not_accepted:
-        name = not_accepted.group(1)
+        name = next(group for group in not_accepted.groups() if group)
         known = accepted_options(owner) if owner else []
         cls = owner.rpartition(".")[2] if owner else "this class"
         options = f"; its options are {', '.join(known)}" if known else f"; `{prog} --help` lists the options"
@@ -196,7 +196,7 @@ def _describe(leaf: str, path: list[str], owner: str | None, text: str, prog: st
 
 
 def _simple(text: str, prog: str) -> str:
-    unknown = re.match(r"unrecognized arguments: (.*)", text)
+    unknown = re.match(r"unrecognized arguments: (.*?)\.?$", text, flags=re.I)  # jsonargparse < 4.40: "Unrecognized ... --x."
     if unknown:
         return f"unknown option(s): {unknown.group(1)}; `{prog} --help` lists the options (a class's own options: `{prog} --model.help CLASS`)."
     return text
