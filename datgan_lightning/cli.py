@@ -1,57 +1,53 @@
-"""The ``datgan`` command: LightningCLI over any GAN module and any datamodule.
+"""The ``datgan`` command: LightningCLI over any GAN module and any datamodule (docs/guides/cli.md).
 
-    datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml
     datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml --model.init_args.perturbation.init_args.eps 0.6
-    datgan fit --config configs/toy2d/gan_dat_imbalanced.yaml --ckpt_path runs/.../last.ckpt   # resume
-    datgan evaluate --config configs/cpu/dcgan_mnist_dat.yaml --ckpt_path runs/.../last.ckpt
+    datgan fit --config <run>/config.yaml --ckpt_path <run>/checkpoints/last.ckpt   # resume
+    datgan evaluate --config configs/cpu/dcgan_mnist_dat.yaml --ckpt_path <run>/checkpoints/last.ckpt
 
-``evaluate`` loads a checkpoint and prints (and writes as JSON) the numbers of the metric callbacks
-in the config (``ImageQualityMetrics``, ``RobustnessMetrics``).
+What the command adds to LightningCLI, all through its public hooks:
 
-What the command adds to LightningCLI:
-
-* bad input ends with one ``error:`` line on stderr (exit code 2) naming the option and the fix, no
-  usage block, no traceback; no run folder is left behind for it (``--help`` keeps the long form);
-* ``threads:`` (top-level key or ``--threads N``): the intra-op thread count, set before anything is built;
-* every run gets :class:`~datgan_lightning.callbacks.ResumeState` (exact resume),
-  :class:`~datgan_lightning.callbacks.DivergenceGuard` (stops on NaN/inf, exit code 1) and
-  :class:`~datgan_lightning.checkpoint_io.AtomicCheckpointIO` unless the config has its own;
-* ``--ckpt_path``: the checkpoint's model hyperparameters replace the config files' model section, and
-  ``--model...`` options given on the command line replace the checkpoint's (a changed ``max_iterations``
-  extends the run, a changed ``lr_*``/``betas_*`` reaches the restored optimizers); a checkpoint of
-  another model class, or a missing or unreadable one, is refused in one line;
-* ``fit`` ends by printing where its outputs went;
-* ``--trainer.devices N`` / ``--trainer.num_nodes N`` train with the ``gan_ddp`` strategy
-  (:mod:`datgan_lightning.distributed`) when ``strategy`` is left at ``auto``.
+* bad input ends with one ``error:`` line on stderr (exit code 2) naming the option, the value and the
+  fix, before any work and without a run folder (``DATGAN_DEBUG=1`` keeps the full error);
+* ``--threads N`` (or ``threads:``) sets the intra-op thread count before anything is built;
+* every run gets :class:`~datgan_lightning.callbacks.ResumeState`, :class:`~datgan_lightning.callbacks.DivergenceGuard`
+  and :class:`~datgan_lightning.checkpoint_io.AtomicCheckpointIO` unless the config has its own, and
+  ``gan_ddp`` when ``--trainer.devices``/``num_nodes`` ask for several processes and the strategy is ``auto``;
+* ``--ckpt_path``: the checkpoint's model options replace the config files' (the command says which),
+  and ``--model...`` options on the command line replace the checkpoint's; a finished run is not re-run;
+* a run folder in use by another live run is refused (a ``.lock`` file holding the pid);
+* ``fit`` ends by printing its outputs, the checkpoint it wrote and the (shell-quoted) resume command.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
 import torch
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from jsonargparse.typing import PositiveInt
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
+from datgan_lightning import __version__
 from datgan_lightning.callbacks.divergence import DivergenceGuard
 from datgan_lightning.callbacks.resume import ResumeState
 from datgan_lightning.checkpoint_io import AtomicCheckpointIO
 from datgan_lightning.distributed import default_strategy
-from datgan_lightning.errors import CheckpointError, ConfigurationError, DivergenceError, non_finite, one_line
+from datgan_lightning.errors import CheckpointError, ConfigurationError, DivergenceError, accepted_options, one_line
 from datgan_lightning.evaluation import evaluate_checkpoint
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.utils import load_checkpoint
 
-PROG = "datgan"
+PROG, DEBUG = "datgan", "DATGAN_DEBUG"
 LIGHTNING_CKPT_KEYWORDS = ("last", "best", "hpc")
 
 
@@ -67,34 +63,28 @@ class DatganTrainer(Trainer):
         return evaluate_checkpoint(model, datamodule, evaluators, ckpt_path, self.strategy.root_device, out)
 
 
-def _config_files(args: list[str] | None) -> list[str]:
-    files, args = [], list(args or [])
-    for i, arg in enumerate(args):
-        if arg in ("-c", "--config") and i + 1 < len(args):
-            files.append(args[i + 1])
-        elif arg.startswith("--config="):
-            files.append(arg.split("=", 1)[1])
-    return files
+def _fail(message: str, code: int = 2) -> NoReturn:
+    sys.stderr.write(f"error: {message.rstrip('.')}.\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def _config_files(args: list[str]) -> list[str]:
+    pairs = zip(args, [*args[1:], ""])
+    return [b if a in ("-c", "--config") else a.split("=", 1)[1] for a, b in pairs if a in ("-c", "--config") or a.startswith("--config=")]
 
 
 class DatganArgumentParser(LightningArgumentParser):
-    """LightningArgumentParser whose errors are one ``error:`` line (see :func:`~datgan_lightning.errors.one_line`);
-    ``--help`` is unchanged. ``JSONARGPARSE_DEBUG=1`` raises the full error instead."""
+    """LightningArgumentParser whose errors are one ``error:`` line (:func:`~datgan_lightning.errors.one_line`)."""
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        from jsonargparse._common import debug_mode_active
-
-        if not self.exit_on_error or debug_mode_active():
+        if not self.exit_on_error or os.environ.get(DEBUG):
             super().error(message, ex)
-        args = getattr(self, "args", None) or sys.argv[1:]
-        sys.stderr.write(f"error: {one_line(message, PROG, _config_files(args))}\n")
-        sys.stderr.flush()
-        raise SystemExit(2)
+        _fail(one_line(message, PROG, _config_files(getattr(self, "given_args", None) or sys.argv[1:])))
 
 
 class _ConsoleHandler(logging.StreamHandler):
-    """Lightning's console messages: information to stdout (looked up when written), warnings and
-    errors to stderr; so stderr holds only what went wrong."""
+    """Lightning's information to stdout (looked up when written), its warnings and errors to stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.setStream(sys.stdout if record.levelno < logging.WARNING else sys.stderr)
@@ -102,298 +92,291 @@ class _ConsoleHandler(logging.StreamHandler):
 
 
 def route_lightning_info_to_stdout() -> None:
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if type(handler) is logging.StreamHandler:  # Lightning's console handler (to stderr)
-                logger.removeHandler(handler)
-                replacement = _ConsoleHandler()
-                replacement.setLevel(handler.level)
-                replacement.setFormatter(handler.formatter)
-                logger.addHandler(replacement)
+    """So that stderr holds only what went wrong."""
+    for logger in map(logging.getLogger, ("lightning.pytorch", "lightning.fabric")):
+        for handler in [h for h in logger.handlers if type(h) is logging.StreamHandler]:  # Lightning's console handler
+            logger.removeHandler(handler)
+            replacement = _ConsoleHandler()
+            replacement.setLevel(handler.level)
+            replacement.setFormatter(handler.formatter)
+            logger.addHandler(replacement)
 
 
-def user_error(err: BaseException) -> tuple[str, int, bool] | None:
-    """``(one-line message, exit code, remove the new run folder)`` for the errors a user can fix;
-    ``None`` for everything else (a bug: the traceback is kept)."""
+def user_error(err: BaseException) -> tuple[str, int] | None:
+    """``(one-line message, exit code)`` for an error a user can fix; ``None`` for a bug (traceback kept)."""
     if isinstance(err, DivergenceError):
-        return _strip_worker_traceback(str(err)), 1, False
+        return _strip_worker_traceback(str(err)), 1
     if isinstance(err, ConfigurationError):
-        return _strip_worker_traceback(str(err)), 2, True
+        return _strip_worker_traceback(str(err)), 2
     if isinstance(err, RuntimeError) and "Error(s) in loading state_dict" in str(err):
-        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "")
-        return (
-            f"the checkpoint's weights do not fit the model the options build ({detail.rstrip('.')}); options that change "
-            "the nets' shapes cannot change on resume: drop them, or start a new run without --ckpt_path",
-            2,
-            True,
-        )
-    if isinstance(err, MisconfigurationException):
-        return " ".join(str(err).split()), 2, True
+        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "").rstrip(".")
+        return (f"the checkpoint's weights do not fit the model the options build ({detail}); options that change the nets' "
+                "shapes cannot change on resume: drop them, or start a new run without --ckpt_path"), 2  # fmt: skip
     if isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) and err.filename:
-        return f"cannot write {err.filename!r} ({err.strerror}); choose a writable output folder (--trainer.logger.init_args.save_dir or --trainer.default_root_dir)", 2, True
+        return f"cannot write {err.filename!r} ({err.strerror}); choose a writable output folder (--trainer.logger.init_args.save_dir)", 2
     return None
 
 
 def _strip_worker_traceback(message: str) -> str:
     # an error raised in a DataLoader worker comes back with the worker's traceback in its message
-    if "Original Traceback" in message:
-        last = [line for line in message.strip().splitlines() if line.strip()][-1]
-        return last.split(": ", 1)[1] if ": " in last and last.split(": ", 1)[0].isidentifier() else last
-    return message
+    if "Original Traceback" not in message:
+        return message
+    kind, _, text = [line for line in message.strip().splitlines() if line.strip()][-1].partition(": ")
+    return text if text and kind.isidentifier() else kind
 
 
-class _NewRunFolder:
-    """The run folder a ``fit`` is about to create, and its ancestors that do not exist yet: removed
-    again when the run is rejected before it wrote a checkpoint."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
-    def __init__(self, trainer: Trainer) -> None:
-        log_dir = trainer.log_dir if trainer.loggers else None
-        self.path = Path(log_dir) if log_dir else None
-        self.created: list[Path] = []
-        if self.path is not None:
-            self.created = [p for p in (self.path, *self.path.parents) if not p.exists()]
 
-    def remove(self) -> None:
-        if self.path is None or self.path not in self.created or not self.path.exists():
+class RunFolder(Callback):
+    """The folder a ``fit`` writes to. :meth:`claim` refuses it while another live run holds its lock (the
+    file ``<folder>.lock`` beside it, holding the pid; a dead pid's lock is stale and taken over) and takes
+    the lock; the lock goes when the run ends, and a run rejected before it wrote a checkpoint leaves no
+    folder behind."""
+
+    path: Path | None = None
+
+    def claim(self, path: str | None) -> None:
+        if path is None or rank_zero_only.rank != 0:
             return
-        if any(self.path.rglob("*.ckpt")):
+        self.path = Path(path)
+        self.created = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        self.lock = self.path.with_name(self.path.name + ".lock")  # inside, Lightning would warn the folder is not empty
+        existing = next(p for p in (self.path, *self.path.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            problem = "is not writable" if existing.is_dir() else "is not a directory"
+            raise ConfigurationError(f"cannot write the run's outputs to {str(self.path)!r}: {str(existing)!r} {problem}; choose "
+                                     "another --trainer.logger.init_args.save_dir (or --trainer.default_root_dir).")  # fmt: skip
+        owner = self.lock.read_text().strip() if self.lock.is_file() else ""
+        if owner.isdigit() and int(owner) != os.getpid() and _pid_alive(int(owner)):
+            raise ConfigurationError(f"the run folder {str(self.path)!r} is in use by another run (pid {owner}); wait for it to end, "
+                                     "or give this run its own folder (--trainer.logger.init_args.version or .name).")  # fmt: skip
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
+        self.lock.write_text(f"{os.getpid()}\n")
+
+    def release(self, rejected: bool = False) -> None:
+        if self.path is None:
             return
-        shutil.rmtree(self.path, ignore_errors=True)
-        for parent in self.created[1:]:
+        self.lock.unlink(missing_ok=True)
+        if rejected and self.path in self.created and not any(self.path.rglob("*.ckpt")):
+            shutil.rmtree(self.path, ignore_errors=True)
+        for parent in self.created[1:] if rejected else []:
             try:
                 parent.rmdir()  # only if empty
             except OSError:
                 break
+        self.path = None
 
-    def check_writable(self) -> None:
-        if self.path is None:
-            return
-        existing = next((p for p in (self.path, *self.path.parents) if p.exists()), None)
-        if existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
-            problem = "is not a directory" if not existing.is_dir() else "is not writable"
-            raise ConfigurationError(
-                f"cannot write the run's outputs to {str(self.path)!r}: {str(existing)!r} {problem}; choose another "
-                "--trainer.logger.init_args.save_dir (or --trainer.default_root_dir)."
-            )
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self.release(rejected=user_error(exception) is not None and not isinstance(exception, DivergenceError))
 
 
-def _explicit_model_args(args: list[str]) -> tuple[list[str], list[str]]:
-    """Split command-line tokens into ``--model...`` options (with their values) and the rest."""
-    model, other, i = [], [], 0
+def _model_options(args: list[str]) -> tuple[list[str], list[str], set[str]]:
+    """Command-line tokens split into ``--model...`` options (with their values) and the rest, and the
+    names of the model options given."""
+    model, other, names, i = [], [], set(), 0
     while i < len(args):
-        arg = args[i]
+        arg, takes_value = args[i], "=" not in args[i] and not args[i].endswith(".help")
         if arg == "--model" or arg.startswith(("--model.", "--model=")):
-            takes_value = "=" not in arg and not arg.endswith(".help")
-            model.extend(args[i : i + 2] if takes_value else [arg])
-            i += 2 if takes_value else 1
+            model.extend(args[i : i + 1 + takes_value])
+            names.add(arg.split("=", 1)[0].removeprefix("--model").removeprefix(".").removeprefix("init_args.").split(".")[0])
+            i += 1 + takes_value
         else:
             other.append(arg)
             i += 1
-    return model, other
+    return model, other, names
 
 
-def _non_finite_values(config: Any, prefix: str = "") -> list[tuple[str, float]]:
-    """``(dotted key, value)`` of every NaN/inf float in a parsed config (Namespace, dicts, lists)."""
-    found: list[tuple[str, float]] = []
-    items = vars(config).items() if hasattr(config, "__dict__") and not isinstance(config, type) else (
-        config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, (list, tuple)) else []
-    )  # fmt: skip
-    for key, value in items:
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, float) and not math.isfinite(value):
-            found.append((name, value))
-        elif isinstance(value, (dict, list, tuple)) or (hasattr(value, "__dict__") and type(value).__name__ == "Namespace"):
-            found.extend(_non_finite_values(value, name))
-    return found
-
-
-def _same_class(a: str, b: str) -> bool:
+def _import(class_path: str) -> Any:
     import importlib
-
-    def resolve(path: str) -> Any:
-        module, _, name = path.rpartition(".")
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError, ValueError):
-            return path
-
-    return a == b or resolve(a) is resolve(b)
-
-
-def _filter_init_args(class_path: str, hparams: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's hyperparameters that the class (as jsonargparse sees it) accepts."""
-    import importlib
-
-    from jsonargparse._parameter_resolvers import get_signature_parameters
 
     module, _, name = class_path.rpartition(".")
-    try:
-        accepted = {p.name for p in get_signature_parameters(getattr(importlib.import_module(module), name), None)}
-    except Exception:  # noqa: BLE001 - keep everything; the parser will say what is wrong
-        return hparams
-    return {k: v for k, v in hparams.items() if k in accepted}
+    return getattr(importlib.import_module(module), name)
+
+
+def _name(value: Any) -> str:
+    return value.class_path.rpartition(".")[2] if hasattr(value, "class_path") else repr(value)
 
 
 class DatganCLI(LightningCLI):
-    """LightningCLI whose bad input ends in one ``error:`` line, with threads, exact resume, a divergence
-    guard and atomic checkpoints (see the module docstring)."""
+    """LightningCLI whose bad input ends in one ``error:`` line, with threads, exact resume, run locks,
+    a divergence guard and atomic checkpoints (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("parser_class", DatganArgumentParser)
-        parser_kwargs = kwargs.setdefault("parser_kwargs", {})
-        parser_kwargs.setdefault("prog", PROG)
-        self._run_folder: _NewRunFolder | None = None
+        kwargs.setdefault("parser_kwargs", {}).setdefault("prog", PROG)
+        self.resumed_iterations: int | None = None
+        self.run_folder = RunFolder()
         super().__init__(*args, **kwargs)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         return {**LightningCLI.subcommands(), "evaluate": {"model", "datamodule"}}
 
+    def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
+        parser = super().init_parser(**kwargs)
+        parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+        return parser
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
-            "--threads", type=Optional[int], default=None,
-            help="Intra-op CPU threads (torch.set_num_threads), set before anything is built; null keeps "
-                 "PyTorch's default (one per core). Small models (the 2D toys) are fastest with 1, and a "
-                 "single thread does not slow down when another process keeps a core busy.",
+            "--threads", type=Optional[PositiveInt], default=None,
+            help="Intra-op CPU threads (torch.set_num_threads), set before anything is built; null keeps PyTorch's default "
+                 "(one per core). Small models are fastest with 1, which does not slow down beside a busy neighbour.",
         )  # fmt: skip
 
     # ------------------------------------------------------------ parsing
-    def _parse_ckpt_path(self) -> None:
-        """Check ``--ckpt_path`` and merge its hyperparameters: the checkpoint's model options replace
-        the config files', explicit ``--model...`` command-line options replace the checkpoint's."""
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse; with ``--ckpt_path``, check the checkpoint and parse again with its model options between
+        the config files' and the command line's ``--model...`` options."""
+        given = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else []
+        DatganArgumentParser.given_args = given  # subcommand parsers report errors too
+        super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
-        if not subcommand:
-            return
-        path = self.config[subcommand].get("ckpt_path")
+        path = subcommand and self.config[subcommand].get("ckpt_path")
         if not path or str(path) in LIGHTNING_CKPT_KEYWORDS or str(path).startswith("registry"):
-            return super()._parse_ckpt_path()
+            return
         try:
             checkpoint = load_checkpoint(path)
         except CheckpointError as err:
-            self.parser.error(f"--ckpt_path: {err}")
-        hparams = dict(checkpoint.get("hyper_parameters") or {})
-        hparams.pop("_instantiator", None)
-        class_path = hparams.pop("_class_path", None)
-        model = self.config[subcommand].get("model")
-        configured = model.get("class_path") if model is not None and hasattr(model, "get") else None
-        if class_path and configured and not _same_class(class_path, configured):
-            self.parser.error(
-                f"--ckpt_path {path}: the checkpoint holds a {class_path.rpartition('.')[2]} ({class_path}) but the "
-                f"config builds a {configured.rpartition('.')[2]} ({configured}); pass the config the checkpoint was "
-                "trained with (its run folder keeps it as config.yaml)."
-            )
-        args = getattr(self.parser, "args", None)
-        if not class_path or not hparams or not isinstance(args, list):
+            parser.error(f"--ckpt_path: {err}")
+        if subcommand == "fit" and "pytorch-lightning_version" not in checkpoint:
+            parser.error(f"--ckpt_path {path}: the file holds weights but is not a Lightning checkpoint (no 'pytorch-lightning_version'), "
+                         "so training cannot resume from it; pass a .ckpt written by `datgan fit` (<run>/checkpoints/last.ckpt)")  # fmt: skip
+        self.resumed_iterations = checkpoint.get("generator_iterations")
+        hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if k != "_instantiator"}
+        class_path, model = hparams.pop("_class_path", None), self.config[subcommand].get("model")
+        configured = getattr(model, "class_path", None)
+        if class_path and configured and class_path != configured and _import(class_path) is not _import(configured):
+            parser.error(f"--ckpt_path {path}: the checkpoint holds a {class_path.rpartition('.')[2]} ({class_path}) but the config "
+                         f"builds a {configured.rpartition('.')[2]} ({configured}); pass the config the checkpoint was trained with "
+                         "(its run folder keeps it as config.yaml).")  # fmt: skip
+        if not class_path or not hparams or not given:
             return  # a checkpoint not written through this CLI: its weights are loaded into the configured model
-        model_args, other_args = _explicit_model_args(args)
-        stored = {"class_path": class_path, "init_args": _filter_init_args(class_path, hparams)}
-        self.config = self.parser.parse_args([*other_args, f"--model={json.dumps(stored)}", *model_args])
+        model_args, other_args, explicit = _model_options(given)
+        accepted = accepted_options(class_path)
+        stored = {"class_path": class_path, "init_args": {k: v for k, v in hparams.items() if k in accepted}}
+        before = dict(model.init_args) if class_path == configured else {}
+        self.config = parser.parse_args([*other_args, f"--model={json.dumps(stored)}", *model_args])
+        after = self.config[subcommand].model.init_args
+        changed = [f"{k}={_name(after[k])} (config: {_name(v)})" for k, v in before.items() if k not in explicit and k in after and after[k] != v]
+        if changed and rank_zero_only.rank == 0:
+            print(f"Resuming {path}: the checkpoint's model options replace the config's: {', '.join(changed)}; "
+                  "override them with --model.init_args.<option> on the command line.")  # fmt: skip
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning >= 2.5.5 (known up to 2.6) merges the checkpoint's hyperparameters over the command line
+        here; :meth:`parse_arguments` has merged them already, with the command line winning."""
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(str(self.subcommand), self.config)
-        for key, value in _non_finite_values(config):  # e.g. `lr_g: .inf` in a YAML file
-            self.parser.error(f"--{key}: {non_finite(key.rpartition('.')[2], value)}")
-        threads = config.get("threads")
-        if threads is not None:
-            if threads < 1:
-                self.parser.error(f"--threads: threads={threads} is invalid; use an integer >= 1, or null for PyTorch's default.")
-            torch.set_num_threads(threads)
+        if config.get("threads") is not None:
+            torch.set_num_threads(config.threads)
         if self.subcommand == "evaluate" and not config.get("ckpt_path"):
-            self.parser.error(
-                "evaluate: --ckpt_path is required; pass the checkpoint to score, e.g. --ckpt_path <run>/checkpoints/last.ckpt."
-            )
+            self.parser.error("evaluate: --ckpt_path is required; pass the checkpoint to score, e.g. --ckpt_path <run>/checkpoints/last.ckpt.")
+        trainer = config.get("trainer")
+        if trainer is None:
+            return
+        loggers = trainer.get("logger")
+        loggers = loggers if isinstance(loggers, list) else [loggers]
+        if any("TensorBoardLogger" in str(getattr(lg, "class_path", "")) for lg in loggers) and not _importable("tensorboard", "tensorboardX"):
+            self.parser.error("--trainer.logger: TensorBoardLogger needs the tensorboard package, which is not installed; "
+                              "pip install 'datgan-lightning[tensorboard]', or drop the logger.")  # fmt: skip
+        if trainer.get("strategy", "auto") == "auto":  # several processes: gan_ddp, not Lightning's ddp
+            trainer.strategy = default_strategy(trainer.get("accelerator", "auto"), trainer.get("devices", "auto"), trainer.get("num_nodes", 1))
 
     def instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
-        except ValueError as err:  # our constructors' checks: one sentence naming option, value and fix
-            while isinstance(err.__cause__ or err.__context__, ValueError):
-                err = err.__cause__ or err.__context__  # jsonargparse wraps the constructor's error
+        except ValueError as err:  # the constructors' checks, inside jsonargparse's report: one_line finds them
             self.parser.error(str(err))
+        except MisconfigurationException as err:
+            trainer = self.config.get(str(self.subcommand), self.config).get("trainer", {})
+            self.parser.error(f"--trainer: {' '.join(str(err).split()).rstrip('!.')} (accelerator={trainer.get('accelerator')!r}, devices="
+                              f"{trainer.get('devices')!r}); change these options, e.g. --trainer.accelerator cpu on a machine without a GPU")  # fmt: skip
 
-    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Trainer:
-        given = config.get("callbacks")
-        given = [] if given is None else list(given) if isinstance(given, (list, tuple)) else [given]
-        present = [*given, *callbacks]
-        defaults = [cls() for cls in (ResumeState, DivergenceGuard) if not any(isinstance(c, cls) for c in present)]
-        config["callbacks"] = given
-        plugins = config.get("plugins")
-        plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
-        if not any(isinstance(p, CheckpointIO) for p in plugins):
-            config["plugins"] = [*plugins, AtomicCheckpointIO()]
-        if config.get("strategy", "auto") == "auto":  # several processes: gan_ddp, not Lightning's ddp
-            config["strategy"] = default_strategy(config.get("accelerator", "auto"), config.get("devices", "auto"), config.get("num_nodes", 1))
-        return super()._instantiate_trainer(config, [*callbacks, *defaults])
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The configured Trainer plus this package's defaults (the config's own instances win)."""
+        config = self.config_init.get(str(self.subcommand), self.config_init).get("trainer", {})
+        callbacks, plugins = _as_list(config.get("callbacks")), _as_list(config.get("plugins"))
+        defaults = [cls() for cls in (ResumeState, DivergenceGuard) if not any(isinstance(c, cls) for c in callbacks)]
+        atomic = [] if any(isinstance(p, CheckpointIO) for p in plugins) else [AtomicCheckpointIO()]
+        self.run_folder = RunFolder()
+        return super().instantiate_trainer(callbacks=[*callbacks, *defaults, self.run_folder], plugins=[*plugins, *atomic], **kwargs)
 
     # ------------------------------------------------------------ running
     def before_fit(self) -> None:
-        if self._run_folder is not None:
-            self._run_folder.check_writable()
+        done, total = self.resumed_iterations, getattr(self.model, "max_iterations", None)
+        if done is not None and total is not None and done >= total:
+            print(f"Nothing to train: the checkpoint has finished its run ({done} of max_iterations={total} generator iterations); "
+                  "give a larger --model.init_args.max_iterations to continue it.")  # fmt: skip
+            raise SystemExit(0)
         datamodule = self.datamodule
         if datamodule is not None and type(datamodule).__module__.startswith("datgan_lightning.") and not getattr(datamodule, "download", False):
-            datamodule.setup("fit")  # a missing, empty or too small dataset fails here, before Lightning makes the run folder
+            datamodule.setup("fit")  # a missing, empty or too small dataset fails here, before any run folder exists
             if callable(getattr(datamodule, "check_trainable", None)):
                 datamodule.check_trainable()
+        self.run_folder.claim(self.trainer.log_dir if self.trainer.loggers else None)
 
     def after_fit(self) -> None:
+        self.run_folder.release()
         trainer = self.trainer
-        if not trainer.loggers:
+        run = Path(trainer.log_dir) if trainer.loggers else None  # a collective under DDP: every rank asks
+        if run is None or not trainer.is_global_zero or not run.is_dir():
             return
-        run = Path(trainer.log_dir)  # a collective under DDP: every rank asks
-        if not trainer.is_global_zero:
-            return
-        if not run.is_dir():
-            return
-        checkpoints = sorted(str(p) for p in run.rglob("*.ckpt"))
-        last = next((c for c in checkpoints if c.endswith("last.ckpt")), checkpoints[-1] if checkpoints else None)
         contents = sorted(p.name + ("/" if p.is_dir() else "") for p in run.iterdir())
         print(f"Outputs of this run: {run}/ ({', '.join(contents)})")
-        if last:
-            print(f"  last checkpoint: {last} (resume with --ckpt_path {last})")
+        written = [Path(p) for c in trainer.checkpoint_callbacks for p in (c.last_model_path, c.best_model_path) if p and Path(p).is_file()]
+        if written:
+            last = max(written, key=lambda p: p.stat().st_mtime)
+            config = run / "config.yaml"
+            again = f"--config {shlex.quote(str(config))} " if config.is_file() else "--config ... "
+            print(f"  last checkpoint: {last}\n  resume with: {PROG} fit {again}--ckpt_path {shlex.quote(str(last))}")
 
-    def _run_subcommand(self, subcommand: str) -> None:
-        if subcommand != "evaluate":  # Lightning's verbs make a run folder; note which folders are new
-            self._run_folder = _NewRunFolder(self.trainer)
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _importable(*names: str) -> bool:
+    import importlib
+
+    for name in names:
         try:
-            super()._run_subcommand(subcommand)
-        except Exception as err:
-            described = user_error(err)
-            if described is None:
-                raise
-            message, code, remove_run = described
-            if remove_run and self._run_folder is not None and self.trainer.is_global_zero:
-                self._run_folder.remove()
-            sys.stderr.write(f"error: {message.rstrip('.')}.\n")
-            sys.stderr.flush()
-            raise SystemExit(code) from None
+            importlib.import_module(name)
+            return True
+        except ImportError:
+            pass
+    return False
 
 
 def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     """Build (and with ``run=True`` run) the CLI on ``args``; ``sys.argv`` when ``None``."""
     return DatganCLI(
-        GAN,
-        LightningDataModule,
-        trainer_class=DatganTrainer,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        args=args,
-        run=run,
-        # training length is the module's max_iterations (generator iterations), not epochs
-        trainer_defaults={"max_epochs": -1},
+        GAN, LightningDataModule, trainer_class=DatganTrainer, subclass_mode_model=True, subclass_mode_data=True, args=args, run=run,
+        trainer_defaults={"max_epochs": -1},  # training length is the module's max_iterations (generator iterations), not epochs
         save_config_kwargs={"overwrite": True},
-    )
+    )  # fmt: skip
 
 
 # Lightning warnings that every run of this package would print and that need no action: the image
 # datamodules give an empty validation loader during fit on purpose (metrics run on their own schedule),
-# a GAN's validation_step only serves `datgan validate`, and a torch-internal deprecation.
+# a GAN's validation_step only serves `datgan validate`, a torch-internal deprecation, and main(args)
+# called from a program that has its own command-line arguments (pytest's).
 NOISE = (
     r"Total length of `(list|CombinedLoader|DataLoader)` across ranks is zero",
     r"You defined a `validation_step` but have no `val_dataloader`",
     r".*LeafSpec.* is deprecated",
     r"Using ModelCheckpoint with manual optimization",
     r"The dirpath has changed from",  # a resumed run writes to its own new version_N folder
+    r"LightningCLI's args parameter is intended",
 )
 
 
@@ -404,7 +387,13 @@ def main(args: list[str] | None = None) -> None:
     route_lightning_info_to_stdout()
     for pattern in NOISE:
         warnings.filterwarnings("ignore", message=pattern)
-    create_cli(args)
+    try:
+        create_cli(args)
+    except Exception as err:
+        described = None if os.environ.get(DEBUG) else user_error(err)
+        if described is None:
+            raise
+        _fail(*described)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ batch means), so learning rates need no scaling to match a one-device run with t
 
 Example:
     >>> import lightning as L
-    >>> import datgan_lightning  # registers the name
+    >>> import datgan_lightning.modules  # registers the name
     >>> trainer = L.Trainer(accelerator="cpu", devices=1, strategy="gan_ddp", logger=False)
     >>> type(trainer.strategy).__name__
     'GANDDPStrategy'

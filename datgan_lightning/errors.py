@@ -50,7 +50,9 @@ def check_finite(owner: str, **values: Any) -> None:
 
 
 # ---------------------------------------------------------------- jsonargparse's messages in one line
-_TYPE_NAMES = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "a string", "NoneType": "null"}
+_TYPE_NAMES = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "a string", "NoneType": "null",
+               "PositiveInt": "an integer >= 1", "NonNegativeInt": "an integer >= 0", "PositiveFloat": "a number > 0",
+               "NonNegativeFloat": "a number >= 0", "ClosedUnitInterval": "a number in [0, 1]", "OpenUnitInterval": "a number in (0, 1)"}
 _STRUCTURE = ("Does not validate against any of", "Subtypes:", "Errors:", "Given value type:", "Given value:")
 
 
@@ -71,15 +73,14 @@ def _closest(name: str, choices: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def _init_args_of(class_path: str) -> list[str]:
+def accepted_options(class_path: str) -> list[str]:
     """The options of a class as the command line sees them (jsonargparse follows ``**kwargs`` to the bases)."""
-    module, _, name = class_path.rpartition(".")
-    try:
-        from jsonargparse._parameter_resolvers import get_signature_parameters
+    from jsonargparse import ArgumentParser
 
-        return [p.name for p in get_signature_parameters(getattr(importlib.import_module(module), name), None)]
-    except Exception:  # noqa: BLE001 - only a hint
-        return []
+    module, _, name = class_path.rpartition(".")
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(getattr(importlib.import_module(module), name), fail_untyped=False, sub_configs=True)
+    return [key for key in vars(parser.get_defaults()) if key != "__path__"]
 
 
 def _classes_in(module_name: str, option: str = "") -> list[str]:
@@ -169,10 +170,14 @@ def _describe(leaf: str, path: list[str], owner: str | None, text: str, prog: st
             return f"{option}: {non_finite(path[-1] if path else 'value', value)}"
         want = _TYPE_NAMES.get(expected.group(1), expected.group(1))
         return f"{option}: expected {want}, got {value!r}." if value is not None else f"{option}: expected {want}."
-    not_accepted = re.match(r"Option '([^']+)' is not accepted", leaf) or re.match(r"No action for key \"([^\"]+)\"", leaf)
+    restricted = re.match(r"Not of type (\w+): (.*)", leaf)  # jsonargparse.typing's restricted numbers
+    if restricted:
+        want = _TYPE_NAMES.get(restricted.group(1), restricted.group(1))
+        return f"{option}: {path[-1] if path else 'value'}={_given_value(text)} is invalid; use {want}."
+    not_accepted = re.search(r"Option '([^']+)' is not accepted|No action for key \"([^\"]+)\"|Key '([^']+)' is not expected", leaf)
     if not_accepted:
-        name = not_accepted.group(1)
-        known = _init_args_of(owner) if owner else []
+        name = next(group for group in not_accepted.groups() if group)
+        known = accepted_options(owner) if owner else []
         cls = owner.rpartition(".")[2] if owner else "this class"
         options = f"; its options are {', '.join(known)}" if known else f"; `{prog} --help` lists the options"
         return f"{_option([*path, name])}: {cls} has no option {name!r}{_closest(name, known)}{options}."
@@ -191,7 +196,7 @@ def _describe(leaf: str, path: list[str], owner: str | None, text: str, prog: st
 
 
 def _simple(text: str, prog: str) -> str:
-    unknown = re.match(r"unrecognized arguments: (.*)", text)
+    unknown = re.match(r"unrecognized arguments: (.*?)\.?$", text, flags=re.I)  # jsonargparse < 4.40: "Unrecognized ... --x."
     if unknown:
         return f"unknown option(s): {unknown.group(1)}; `{prog} --help` lists the options (a class's own options: `{prog} --model.help CLASS`)."
     return text

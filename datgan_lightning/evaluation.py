@@ -47,6 +47,12 @@ def evaluate_checkpoint(
         model.on_load_checkpoint(checkpoint)
     model.to(device)
     datamodule.setup("fit")
+    data_shape, model_shape = getattr(datamodule, "image_shape", None), getattr(getattr(model, "generator", None), "output_shape", None)
+    if data_shape is not None and model_shape is not None and tuple(data_shape) != tuple(model_shape):
+        raise ConfigurationError(
+            f"evaluate: the checkpoint's {type(model).__name__} generates samples of shape {tuple(model_shape)} but "
+            f"{type(datamodule).__name__} yields {tuple(data_shape)}; pass the config the checkpoint was trained with."
+        )
     results["generator_iterations"] = getattr(model, "generator_iterations", None)
     for evaluator in evaluators:
         results.update(evaluator.evaluate(model, datamodule))

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -23,6 +24,7 @@ from datgan_lightning.adversarial import DAT, FGSM, PGD
 from datgan_lightning.cli import main
 from datgan_lightning.data import GaussianMixture2D
 from datgan_lightning.errors import non_finite, one_line
+from datgan_lightning.modules import DCGAN
 from tests.conftest import CONFIGS
 
 TOY = str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml")
@@ -52,6 +54,11 @@ def inputs(tmp_path_factory):
     (root / "inf_lr.yaml").write_text("model:\n  init_args:\n    lr_g: .inf\n")
     np.savez(root / "empty.npz", train_x=np.zeros((0, 3, 32, 32), np.uint8))
     (root / "not_a.ckpt").write_text("hello")
+    np.savez(root / "gray.npz", train_x=rng.integers(0, 256, (8, 1, 32, 32), dtype=np.uint8))
+    color = DCGAN(ngf=4, ndf=4, channels=3)  # a 3-channel DCGAN's checkpoint, as `datgan fit` writes it
+    hparams = {**color.hparams, "_class_path": "datgan_lightning.modules.DCGAN"}
+    torch.save({"state_dict": color.state_dict(), "hyper_parameters": hparams, "pytorch-lightning_version": "2.6.0"}, root / "color.ckpt")
+    torch.save({"state_dict": color.state_dict()}, root / "weights_only.ckpt")  # torch.save of weights, not a Lightning checkpoint
     out = root / "toy_run"
     main(["fit", "--config", TOY, "--model.init_args.max_iterations=2", "--model.init_args.hidden=8",
           f"--trainer.logger.init_args.save_dir={out}", "--trainer.enable_progress_bar=false",
@@ -68,6 +75,9 @@ def inputs(tmp_path_factory):
         "data": {"class_path": "datgan_lightning.data.ImageFolder", "init_args": {"root": str(root / "images"), "image_size": 32, "batch_size": 2}},
     }  # fmt: skip
     (root / "image.yaml").write_text(yaml.safe_dump(image_config))
+    image_config["model"]["init_args"]["channels"] = 1  # the MNIST config's single channel; the checkpoint's 3 replace it
+    image_config["data"] = {"class_path": "datgan_lightning.data.NpzImages", "init_args": {"path": str(root / "gray.npz"), "batch_size": 2}}
+    (root / "gray.yaml").write_text(yaml.safe_dump(image_config))
     return {"root": root, "ckpt": str(ckpt), "image": str(root / "image.yaml")}
 
 
@@ -118,7 +128,7 @@ CASES = [
     ("not a checkpoint", toy("--ckpt_path={root}/not_a.ckpt"), r"checkpoint '.*not_a\.ckpt' cannot be read"),
     ("checkpoint is a folder", toy("--ckpt_path={root}"), r"is not a file"),
     ("checkpoint of another model", image("--ckpt_path={ckpt}"), r"holds a Toy2DGAN .* but the config builds a DCGAN"),
-    ("resume with another net size", toy("--ckpt_path={ckpt}", "--model.init_args.hidden=32"), r"weights do not fit the model .*cannot change on resume"),
+    ("resume with another net size", toy("--ckpt_path={ckpt}", "--model.init_args.hidden=32", "--model.init_args.max_iterations=4"), r"weights do not fit the model .*cannot change on resume"),
     ("evaluate without checkpoint", raw("evaluate", "--config", "{image}", "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics",
                                         "--trainer.logger.init_args.save_dir={out}"), r"evaluate: --ckpt_path is required"),  # fmt: skip
     ("output folder under a file", toy("--trainer.logger.init_args.save_dir={root}/a_file.txt/runs"), r"a_file\.txt' is not a directory"),
@@ -132,6 +142,13 @@ CASES = [
     ("image size not fitting the model", image("--data.init_args.image_size=16"), r"DCGAN generates samples of shape \(3, 32, 32\) but ImageFolder yields \(3, 16, 16\)"),
     ("channels not fitting the model", image("--data.init_args.channels=1"), r"yields \(1, 32, 32\)"),
     ("empty .npz", image("--data=datgan_lightning.data.NpzImages", "--data.init_args.path={root}/empty.npz"), r"NpzImages: the training set at path='.*empty\.npz' has no samples"),
+    ("evaluate a checkpoint whose nets do not fit the data", raw("evaluate", "--config", "{root}/gray.yaml", "--ckpt_path={root}/color.ckpt",
+        "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics", "--trainer.logger.init_args.save_dir={out}"),
+        r"evaluate: the checkpoint's DCGAN generates samples of shape \(3, 32, 32\) but NpzImages yields \(1, 32, 32\)"),  # fmt: skip
+    ("fit from weights that are not a Lightning checkpoint", image("--ckpt_path={root}/weights_only.ckpt"),
+        r"--ckpt_path .*weights_only\.ckpt: the file holds weights but is not a Lightning checkpoint"),
+    *[("an accelerator the machine does not have", image("--trainer.accelerator=gpu"),
+       r"--trainer: No supported gpu backend found \(accelerator='gpu'.*--trainer\.accelerator cpu")] * (not torch.cuda.is_available()),
     ("not an .npz", image("--data=datgan_lightning.data.NpzImages", "--data.init_args.path={root}/not_a.ckpt"), r"NpzImages: cannot read '.*not_a\.ckpt' as an \.npz file"),
 ]
 
@@ -142,6 +159,10 @@ def _files(folder):
 
 @pytest.mark.parametrize("name, make_args, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_writes_nothing(name, make_args, message, inputs, tmp_path, monkeypatch, capsys):
+    _assert_one_line_and_nothing_written(make_args, message, inputs, tmp_path, monkeypatch, capsys)
+
+
+def _assert_one_line_and_nothing_written(make_args, message, inputs, tmp_path, monkeypatch, capsys):
     workdir, out = tmp_path / "cwd", tmp_path / "out"
     workdir.mkdir()
     monkeypatch.chdir(workdir)  # `evaluate` used to write checkpoint.metrics.json here
@@ -161,6 +182,45 @@ def test_bad_input_is_one_line_and_writes_nothing(name, make_args, message, inpu
 
 def test_there_are_at_least_30_bad_inputs():
     assert len(CASES) >= 30
+
+
+def test_a_tensorboard_logger_without_tensorboard_names_the_extra(inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as on an install without the [tensorboard] extra
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    make_args = raw("fit", "--config", "{image}", "--trainer.logger.init_args.save_dir={out}",
+                    "--trainer.logger+=lightning.pytorch.loggers.TensorBoardLogger", "--trainer.logger.save_dir={out}")  # the README's recipe
+    message = r"--trainer\.logger: TensorBoardLogger needs the tensorboard package.*pip install 'datgan-lightning\[tensorboard\]'"
+    _assert_one_line_and_nothing_written(make_args, message, inputs, tmp_path, monkeypatch, capsys)
+
+
+def test_one_line_even_when_the_calling_program_has_its_own_arguments(inputs, tmp_path, monkeypatch, capsys):
+    """LightningCLI warns when main(args) runs inside a program with command-line arguments (pytest's)."""
+    import warnings
+
+    monkeypatch.setattr(sys, "argv", ["pytest", "-k", "something", "tests/"])
+    def show(message, category, filename, lineno, file=None, line=None):  # as without pytest's warning capture
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        make_args = toy("--model.init_args.n_dis=0")
+        _assert_one_line_and_nothing_written(make_args, r"n_dis=0 is invalid", inputs, tmp_path, monkeypatch, capsys)
+
+
+def test_version(capsys):
+    from datgan_lightning import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"datgan {__version__}"
+
+
+def test_datgan_debug_shows_the_full_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DATGAN_DEBUG", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(toy("--model.init_args.perturbation.init_args.eps=abc")({}, tmp_path))
+    assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) > 5  # jsonargparse's own usage and message
 
 
 def test_the_command_prints_one_line_on_the_real_stderr(tmp_path):

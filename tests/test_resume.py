@@ -139,15 +139,46 @@ def test_explicit_options_win_over_the_checkpoint_and_extend_the_run(tmp_path, c
     assert first["generator_iterations"] == 4
     # the config file says hidden 64 and lr_g 1e-3: the checkpoint's hidden 8 wins over the file, the command line's lr_g and length over both
     capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:  # resuming the finished run as it is: nothing to do, no new folder
+        main([*config, f"--ckpt_path={ckpt}", f"--trainer.logger.init_args.save_dir={tmp_path / 'again'}"])
+    assert exit_info.value.code == 0 and not (tmp_path / "again").exists()
+    assert "Nothing to train: the checkpoint has finished its run (4 of max_iterations=4" in capsys.readouterr().out
     main([*config, f"--ckpt_path={ckpt}", "--model.init_args.max_iterations=8", "--model.init_args.lr_g=0.0005",
-          f"--trainer.logger.init_args.save_dir={tmp_path / 'second'}"])  # fmt: skip
-    second, _ = _last(tmp_path / "second")
+          f"--trainer.logger.init_args.save_dir={tmp_path / 'second run'}"])  # fmt: skip
+    second, written = _last(tmp_path / "second run")
     assert second["generator_iterations"] == 8  # a finished run was extended
     assert second["hyper_parameters"]["lr_g"] == 0.0005 and second["hyper_parameters"]["hidden"] == 8
     lrs = [group["lr"] for state in second["optimizer_states"] for group in state["param_groups"]]
     assert lrs == [0.001, 0.0005]  # D's from the checkpoint, G's from the command line
     out = capsys.readouterr().out
-    assert "Outputs of this run:" in out and "last checkpoint:" in out
+    # the command says which of the config's options the checkpoint replaced (not those the command line gave)
+    (said,) = [line for line in out.splitlines() if "the checkpoint's model options replace the config's" in line]
+    assert "hidden=8 (config: 64)" in said and "lr_g" not in said and "max_iterations" not in said
+    assert "Outputs of this run:" in out and f"last checkpoint: {written}" in out
+    (resume,) = [line.split("resume with: ", 1)[1] for line in out.splitlines() if "resume with: " in line]
+    command = shlex.split(resume)  # quoted: the folder's name has a space
+    assert command[:2] == ["datgan", "fit"] and command[command.index("--ckpt_path") + 1] == str(written)
+    assert Path(command[command.index("--config") + 1]).is_file()
+
+
+def test_a_run_folder_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_path, capsys):
+    run = tmp_path / "gan_dat_imbalanced" / "version_0"
+    lock = run.with_name("version_0.lock")
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{os.getppid()}\n")  # a live process that is not this one
+    args = ["fit", "--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), "--model.init_args.hidden=8", "--model.init_args.max_iterations=2",
+            "--trainer.callbacks=[]", f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.logger.init_args.version=0",
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]  # fmt: skip
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.startswith("error: the run folder") and f"is in use by another run (pid {os.getppid()})" in err
+    assert not run.exists() and lock.read_text() == f"{os.getppid()}\n"
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    lock.write_text(finished.stdout)  # the pid of a process that has ended: a stale lock
+    main(args)
+    assert (run / "metrics.csv").is_file() and not lock.exists()
 
 
 # ---------------------------------------------------------------- the loaders alone

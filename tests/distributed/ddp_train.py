@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-import datgan_lightning  # noqa: F401  (registers gan_ddp)
+import datgan_lightning.modules  # noqa: F401  (registers gan_ddp)
 from datgan_lightning.adversarial import DAT
 from datgan_lightning.modules import GAN
 from datgan_lightning.nets.base import Generator
