@@ -44,7 +44,7 @@ from datgan_lightning.checkpoint_io import AtomicCheckpointIO
 from datgan_lightning.distributed import default_strategy
 from datgan_lightning.errors import CheckpointError, ConfigurationError, DivergenceError, accepted_options, one_line
 from datgan_lightning.evaluation import evaluate_checkpoint
-from datgan_lightning.modules.gan import GAN
+import datgan_lightning.modules  # noqa: F401  registers gan_ddp; the modules a config names by class_path
 from datgan_lightning.utils import load_checkpoint
 
 PROG, DEBUG = "datgan", "DATGAN_DEBUG"
@@ -360,7 +360,7 @@ def _importable(*names: str) -> bool:
 def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     """Build (and with ``run=True`` run) the CLI on ``args``; ``sys.argv`` when ``None``."""
     return DatganCLI(
-        GAN, LightningDataModule, trainer_class=DatganTrainer, subclass_mode_model=True, subclass_mode_data=True, args=args, run=run,
+        LightningModule, LightningDataModule, trainer_class=DatganTrainer, subclass_mode_model=True, subclass_mode_data=True, args=args, run=run,
         trainer_defaults={"max_epochs": -1},  # training length is the module's max_iterations (generator iterations), not epochs
         save_config_kwargs={"overwrite": True},
     )  # fmt: skip

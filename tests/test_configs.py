@@ -294,8 +294,6 @@ def test_robgan_configs_build_as_the_paper_and_train_one_iteration_on_labelled_i
     assert RobGAN.load_from_checkpoint(checkpoint).generator_iterations == 1
 
 
-@pytest.mark.xfail(strict=True, reason="RobGANFinetune is no longer a GAN subclass: the datgan CLI must take any LightningModule "
-                   "as its model (cli.py's create_cli passes GAN; the CLI engineer's change)")
 def test_robgan_finetune_configs_build_as_the_paper_and_train_one_step(tmp_path):
     from datgan_lightning.modules import RobGAN, RobGANFinetune
     from torch.utils.data import DataLoader, TensorDataset

@@ -95,8 +95,7 @@ def cases():
         return ProjectionGAN(num_classes=3, ngf=2, ndf=2, perturbation=DAT(eps=1.0, steps=2))
 
     def run_module(model, real, fake, labels):
-        model._labels = labels  # ProjectionGAN's batch labels (a training step sets them)
-        return model.perturb(real, fake)
+        return model.perturb(model.discriminator, real, fake, model.discriminator_labels(labels))
 
     found["module/gan"] = (build_gan, run_module, lambda model: model.discriminator)
     found["module/projection_gan"] = (build_projection, run_module, lambda model: model.discriminator)

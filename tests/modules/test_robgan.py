@@ -172,8 +172,6 @@ def test_finetune_attack_takes_steps_of_finetune_step_size(step_size, moved):
     assert (ft.adversarial(x, torch.tensor([0, 2])) - x).abs().max().item() == pytest.approx(moved)
 
 
-@pytest.mark.xfail(strict=True, reason="RobGANFinetune is no longer a GAN subclass: the datgan CLI must take any LightningModule "
-                   "as its model (cli.py's create_cli passes GAN; the CLI engineer's change)")
 def test_clean_and_madry_configs_train_the_co_training_classifier_from_scratch_on_reals_only():
     """Rob-GAN Table 1's baselines: the same net as cifar10_subset_cpu.yaml's D, no checkpoint, no fakes (lam 0),
     Madry's PGD as the co-training attack (5 steps of 0.0078 in 0.03125) or none."""
