@@ -60,6 +60,8 @@ class FGSM(PerturbationStrategy):
         grad_real, grad_fake = self._input_grads(objective, x_real, x_fake)
         if grad_real is not None:
             real_adv = self._clamp(real_adv - self.eps * grad_real.sign())
+            self._record("real", real, real_adv, grad_real)
         if grad_fake is not None:
             fake_adv = self._clamp(fake_adv - self.eps * grad_fake.sign())
+            self._record("fake", fake, fake_adv, grad_fake)
         return real_adv, fake_adv

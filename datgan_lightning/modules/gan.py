@@ -251,7 +251,13 @@ class GAN(LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = self.in_training_layout(self.real_samples(batch))
         opt_d, opt_g = self.optimizers()
+        every = self.trainer.log_every_n_steps
+        recording = self.perturb_discriminator and every > 0 and (self.discriminator_steps + 1) % every == 0
+        if self.perturbation is not None:
+            self.perturbation.record = recording  # the D step's perturbation size, only on logged steps
         d_loss, d_real, d_fake = self.discriminator_update(real, opt_d)
+        if self.perturbation is not None:
+            self.perturbation.record = False
         self.discriminator_steps += 1
         g_loss = None
         if self.discriminator_steps % self.n_dis == 0:
@@ -270,6 +276,8 @@ class GAN(LightningModule):
                 logs["loss/g"] = g_loss.detach()
             for name, part in [("augmentation", a) for a in self.augmentations] + [("regularizer", r) for r in self.regularizers]:
                 logs.update({f"{name}/{k}": float(v) for k, v in getattr(part, "log_values", dict)().items()})  # ADA's p, LeCam's anchors
+            if recording:  # |delta| in grey levels and the input-gradient norm behind it (adversarial/diagnostics.py)
+                logs.update({f"perturbation/{k}": v for k, v in self.perturbation.log_values().items()})
             self.log_dict(logs, on_step=True, on_epoch=False)
             self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
 
