@@ -311,9 +311,10 @@ def save_plot(cells: list[dict[str, Any]], arms: list[str], path: Path) -> None:
     for cell in (c for c in cells if not c["error"] and c["arm"] in arms):
         recs, colour = cell["records"], colours.get(cell["arm"], "black")
         label = cell["arm"] if cell["seed"] == min(c["seed"] for c in cells if c["arm"] == cell["arm"]) else None
-        steps = [(e["iteration"], own_step(e)) for e in recs if own_step(e)]
+        steps = [(e["iteration"], own_step(e), own_step(e, "max_grey")) for e in recs if own_step(e)]
         if steps:
-            axes[0].plot(*zip(*steps), color=colour, label=label, alpha=0.8)
+            axes[0].plot([s[0] for s in steps], [s[1] for s in steps], color=colour, label=label, alpha=0.8)
+            axes[0].plot([s[0] for s in steps], [s[2] for s in steps], color=colour, linestyle=":", alpha=0.8)
         axes[1].plot([e["iteration"] for e in recs], [e["grad_norm_real"] for e in recs], color=colour, label=label, alpha=0.8)
         fids = [(e["iteration"], e["fid"]) for e in recs if "fid" in e]
         if fids:
@@ -323,7 +324,7 @@ def save_plot(cells: list[dict[str, Any]], arms: list[str], path: Path) -> None:
     axes[0].axhline(1.0, color="black", linestyle="--", linewidth=1, label="1 grey level")
     axes[0].set_yscale("log")
     axes[3].set_yscale("log")
-    titles = ("DAT's own step: mean |δ| (grey levels)", "mean ‖∇x D(x)‖ on reals", "domain-classifier FID", "mean |σ estimate / σ − 1| over layers")
+    titles = ("DAT's own step: mean (max dotted) |δ|, grey levels", "mean ‖∇x D(x)‖ on reals", "domain-classifier FID", "mean |σ estimate / σ − 1| over layers")
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("generator iteration", fontsize=8)
