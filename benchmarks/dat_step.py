@@ -181,30 +181,29 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ calibration
-def calibrate(args: argparse.Namespace) -> dict[str, float]:
+def calibrate_eps(make_module: Any, data: Path, batch_size: int, seeds: int, title: str) -> dict[str, float]:
     """Mean step (grey levels, reals and fakes) of DAT batch ε = 1 and sample ε = 1 on freshly initialised
-    nets of seeds 0..seeds-1; the sample ε with the batch variant's mean step is their ratio (the step is
-    linear in ε below the clamps)."""
-    from datgan_lightning.modules import SNGAN
+    nets ``make_module()`` of seeds 0..seeds-1, on ``batch_size`` reals and fakes; the sample ε with the batch
+    variant's mean step is their ratio (the step is linear in ε below the clamps)."""
     from datgan_lightning.data import NpzImages
 
     torch.set_num_threads(1)
-    data = NpzImages(str(args.data), batch_size=args.batch_size)
-    data.setup("fit")
-    images = data.train_dataset.tensors[0]
+    datamodule = NpzImages(str(data), batch_size=batch_size)
+    datamodule.setup("fit")
+    images = datamodule.train_dataset.tensors[0]
     batch, sample = [], []
-    for seed in range(args.seeds):
+    for seed in range(seeds):
         torch.manual_seed(seed)
-        module = SNGAN(resolution=32, ngf=args.width, ndf=args.width)
+        module = make_module()
         fixed = torch.Generator().manual_seed(10_000 + seed)
-        real = images[torch.randperm(len(images), generator=fixed)[: args.batch_size]]
-        z = torch.randn(args.batch_size, module.generator.latent_dim, generator=fixed)
+        real = images[torch.randperm(len(images), generator=fixed)[:batch_size]]
+        z = torch.randn(batch_size, module.generator.latent_dim, generator=fixed)
         steps = probe(module, real, z, eps_sample=1.0)["probe"]
-        batch.append(statistics.fmean(steps["batch_eps1"][f"{p}/mean_grey"] for p in ("real", "fake")))
-        sample.append(statistics.fmean(steps["sample"][f"{p}/mean_grey"] for p in ("real", "fake")))
+        batch.append(mean_over_positions(steps["batch_eps1"], "mean_grey"))
+        sample.append(mean_over_positions(steps["sample"], "mean_grey"))
     result = {"batch_eps1_mean_grey": statistics.fmean(batch), "sample_eps1_mean_grey": statistics.fmean(sample)}
     result["eps_sample"] = result["batch_eps1_mean_grey"] / result["sample_eps1_mean_grey"]
-    print(f"calibration (width {args.width}, batch {args.batch_size}, seeds 0-{args.seeds - 1}, fresh nets): mean step batch eps=1 "
+    print(f"calibration ({title}, batch {batch_size}, seeds 0-{seeds - 1}, fresh nets): mean step batch eps=1 "
           f"{result['batch_eps1_mean_grey']:.4f} grey levels, sample eps=1 {result['sample_eps1_mean_grey']:.4f}: "
           f"sample eps for the same mean step {result['eps_sample']:.4f}", flush=True)  # fmt: skip
     return result
@@ -370,7 +369,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parse(argv)
     if args.calibrate:
-        return [calibrate(args)]
+        from datgan_lightning.modules import SNGAN
+
+        return [calibrate_eps(lambda: SNGAN(resolution=32, ngf=args.width, ndf=args.width), args.data, args.batch_size, args.seeds,
+                              f"SNGAN-32 width {args.width}")]  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     classifier, name, accuracy = prepare_classifier(args.data, args.out, args.classifier_epochs, 1)

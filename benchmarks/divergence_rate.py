@@ -165,34 +165,6 @@ def untrained_fid(args: argparse.Namespace, job: dict[str, Any]) -> float:
     return statistics.fmean(v for v in values if v is not None)
 
 
-def calibrate(args: argparse.Namespace) -> dict[str, float]:
-    """Mean step (grey levels) of DAT batch ε = 1 and sample ε = 1 on fresh DCGANs (seeds 0..seeds-1);
-    the sample ε with the batch variant's mean step is their ratio."""
-    from benchmarks.dat_step import mean_over_positions, probe
-    from datgan_lightning.data import NpzImages
-
-    torch.set_num_threads(1)
-    data = NpzImages(str(args.data), batch_size=32)
-    data.setup("fit")
-    images = data.train_dataset.tensors[0]
-    batch, sample = [], []
-    for seed in range(args.seeds):
-        torch.manual_seed(seed)
-        module = make_module("gan", LRS[0], args.width, args.iterations, 1.0)
-        fixed = torch.Generator().manual_seed(10_000 + seed)
-        real = images[torch.randperm(len(images), generator=fixed)[:32]]
-        z = torch.randn(32, module.generator.latent_dim, generator=fixed)
-        steps = probe(module, real, z, eps_sample=1.0)["probe"]
-        batch.append(mean_over_positions(steps["batch_eps1"], "mean_grey"))
-        sample.append(mean_over_positions(steps["sample"], "mean_grey"))
-    result = {"batch_eps1_mean_grey": statistics.fmean(batch), "sample_eps1_mean_grey": statistics.fmean(sample)}
-    result["eps_sample"] = result["batch_eps1_mean_grey"] / result["sample_eps1_mean_grey"]
-    print(f"calibration (DCGAN width {args.width}, batch 32, seeds 0-{args.seeds - 1}, fresh nets): mean step batch eps=1 "
-          f"{result['batch_eps1_mean_grey']:.4f} grey levels, sample eps=1 {result['sample_eps1_mean_grey']:.4f}: "
-          f"sample eps for the same mean step {result['eps_sample']:.4f}", flush=True)  # fmt: skip
-    return result
-
-
 # ------------------------------------------------------------------------------------------ report
 def rates(cells: list[dict[str, Any]], reference_fid: float) -> dict[tuple[float, str], dict[str, Any]]:
     """Per (lr, method): broken count, runs, Wilson interval, Fisher p against gan at the same lr."""
@@ -296,7 +268,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[tuple[float, str], dict[str, Any]]:
     args = parse(argv)
     if args.calibrate:
-        calibrate(args)
+        from benchmarks.dat_step import calibrate_eps
+
+        calibrate_eps(lambda: make_module("gan", LRS[0], args.width, args.iterations, 1.0), args.data, args.batch_size, args.seeds,
+                      f"DCGAN width {args.width}")  # fmt: skip
         return {}
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
