@@ -147,3 +147,8 @@ def test_copies_and_repr_ignore_the_recording():
     assert "record" not in repr(dat) and "_recorded" not in repr(dat)
     assert DAT.from_config(dat.config()).log_values() == {}
     assert copy.deepcopy(dat).log_values() == dat.log_values()
+
+
+def test_matched_forwards_refuses_a_bad_count_in_one_sentence():
+    with pytest.raises(ValueError, match=r"^MatchedForwards: forwards=0 is invalid; use an integer >= 1\.$"):
+        MatchedForwards(forwards=0)
