@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from datgan_lightning.adversarial.diagnostics import perturbation_size
 from datgan_lightning.errors import check_finite
 from datgan_lightning.losses import GANLoss, get_loss
 
@@ -83,6 +84,9 @@ class PerturbationStrategy:
 
     #: whether the returned batches have the inputs' sizes (DATT returns clean and perturbed together)
     keeps_batch_size = True
+    #: set True (the GAN module does on its logged steps) and the next call records the size of its
+    #: perturbation for :meth:`log_values`; off, nothing is computed
+    record = False
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -112,6 +116,18 @@ class PerturbationStrategy:
         grads = iter(torch.autograd.grad(objective, inputs))
         return (next(grads) if real.requires_grad else None, next(grads) if fake.requires_grad else None)
 
+    def log_values(self) -> dict[str, float]:
+        """The size of the last recorded perturbation: ``<real|fake>/mean_grey``, ``/max_grey`` (|delta| per
+        pixel in 8-bit grey levels of ``data_range``) and ``/grad_norm`` (mean L2 norm of the input gradient
+        the step was made from); empty until a call with :attr:`record` on."""
+        return dict(self.__dict__.get("_recorded", {}))
+
+    def _record(self, position: str, clean: Tensor, perturbed: Tensor, grad: Tensor | None = None) -> None:
+        """Keep :func:`~datgan_lightning.adversarial.diagnostics.perturbation_size` of one batch when recording."""
+        if self.record:
+            size = perturbation_size(clean, perturbed, self.data_range, grad)
+            self.__dict__.setdefault("_recorded", {}).update({f"{position}/{k}": v for k, v in size.items()})
+
     def _clamp(self, x: Tensor) -> Tensor:
         return x if self.data_range is None else x.clamp(*self.data_range)
 
@@ -125,5 +141,5 @@ class PerturbationStrategy:
         return build_from_config(config, PerturbationStrategy, "perturbation")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "record")
         return f"{type(self).__name__}({args})"

@@ -92,7 +92,7 @@ class DAT(PerturbationStrategy):
         real_adv, fake_adv = real.detach(), fake.detach()
         if self.eps == 0:
             return real_adv, fake_adv
-        targets = None
+        targets = first_grads = None
         for _ in range(self.steps):
             x_real, x_fake = self._leaves(real_adv, fake_adv)
             d_real, d_fake = discriminate(discriminator, x_real, x_fake, self.joint_forward)
@@ -100,10 +100,14 @@ class DAT(PerturbationStrategy):
             if targets is None:  # targets come from the clean batch and stay fixed
                 targets = self._targets(d_real.detach(), d_fake.detach(), means)
             grad_real, grad_fake = self._input_grads(self._attack_objective(d_real, d_fake, targets, means), x_real, x_fake)
+            first_grads = first_grads or (grad_real, grad_fake)  # the diagnostic reports D's gradient at the clean batch
             if grad_real is not None:
                 real_adv = self._step(real_adv, grad_real)
             if grad_fake is not None:
                 fake_adv = self._step(fake_adv, grad_fake)
+        for position, clean, adv, grad in zip(POSITIONS, (real, fake), (real_adv, fake_adv), first_grads):
+            if position in self.positions:
+                self._record(position, clean, adv, grad)
         return real_adv, fake_adv
 
     def _targets(self, d_real: Tensor, d_fake: Tensor, means: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:

@@ -78,6 +78,8 @@ class FGSM(PerturbationStrategy):
         grad_real, grad_fake = self._input_grads(objective, x_real, x_fake)
         if grad_real is not None:
             real_adv = sign_step(real_adv, grad_real, -self.eps, self.data_range)
+            self._record("real", real, real_adv, grad_real)
         if grad_fake is not None:
             fake_adv = sign_step(fake_adv, grad_fake, -self.eps, self.data_range)
+            self._record("fake", fake, fake_adv, grad_fake)
         return real_adv, fake_adv

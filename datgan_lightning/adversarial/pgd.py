@@ -133,4 +133,6 @@ class PGD(PerturbationStrategy):
             attacked = pgd_ascent(objective, [real if n == "real" else fake for n in selected], self.eps, self.steps,
                                   self.step_size, self.data_range)  # fmt: skip
         out = {"real": real, "fake": fake, **dict(zip(selected, attacked))}
+        for name in selected:  # pgd_ascent keeps its gradients to itself: sizes only, no grad_norm
+            self._record(name, real if name == "real" else fake, out[name])
         return out["real"], out["fake"]

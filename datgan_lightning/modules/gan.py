@@ -145,11 +145,15 @@ class GAN(GeneratorSampling, LightningModule):
         """Algorithm 1: a D update on this batch; after every ``n_dis``-th, a G update."""
         real, labels = self.unpack_batch(batch)
         opt_d, opt_g = self.optimizers()
+        if self.perturbation is not None:  # |delta| in grey levels, recorded only on the D steps that are logged
+            self.perturbation.record = self._logs_this_step(self.discriminator_steps + 1)
         with self.toggled_optimizer(opt_d):
             d_loss, d_real, d_fake = self.discriminator_step(real, labels)
             self.optimize(opt_d, d_loss)
         self.after_discriminator_update()
         self.objective.observe(d_real)  # adaptive augmentation (ADA): once per D step
+        if self.perturbation is not None:
+            self.perturbation.record = False
         self.discriminator_steps += 1
         g_loss = None
         if self.discriminator_steps % self.n_dis == 0:
@@ -217,12 +221,13 @@ class GAN(GeneratorSampling, LightningModule):
         self.log_dict(logs, on_step=True, on_epoch=False)
         self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
 
-    def _logs_this_step(self) -> bool:
+    def _logs_this_step(self, step: int | None = None) -> bool:
         # self.log costs more than a whole toy-2D iteration; Lightning writes step logs only on every
         # log_every_n_steps-th training batch (and when stopping), so only log on those. One batch is
         # one D step, so discriminator_steps (checkpointed) counts the batches Lightning counts.
         every = self.trainer.log_every_n_steps
-        return every > 0 and (self.discriminator_steps % every == 0 or self.trainer.should_stop)
+        step = self.discriminator_steps if step is None else step
+        return every > 0 and (step % every == 0 or self.trainer.should_stop)
 
     def unpack_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
         """``(real, labels)``: the images (in the training layout) and, for a class-conditional G, the
