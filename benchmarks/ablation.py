@@ -51,15 +51,36 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import (CONFIGS, DEFAULT_DATA, OUT, FinishedCells, Table, add_resume_options, cell_arguments, check_iterations,
-    count, figure, file_digest, finite, json_number, mean_std, paired, prepare_classifier, preset, require_data, run_jobs, run_safely,
-    save_figure, write_outputs)  # fmt: skip
+from benchmarks.harness import (
+    CONFIGS,
+    DEFAULT_DATA,
+    OUT,
+    FinishedCells,
+    Table,
+    add_resume_options,
+    cell_arguments,
+    check_iterations,
+    count,
+    figure,
+    file_digest,
+    finite,
+    json_number,
+    mean_std,
+    paired,
+    prepare_classifier,
+    preset,
+    require_data,
+    run_jobs,
+    run_safely,
+    save_figure,
+    write_outputs,
+)
 
 METRICS = ("fid", "kid", "flip_share_fake", "fgsm_accuracy_real", "clean_accuracy_real",
-           "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")  # fmt: skip
+           "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")
 SHOWN = (("fid", "FID", 2), ("kid", "KID", 3), ("flip_share_fake", "flip share (fakes)", 3),
          ("fgsm_accuracy_real", "FGSM acc. (reals)", 3), ("clean_accuracy_real", "clean acc. (reals)", 3),
-         ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1), ("seconds_per_iteration", "s / it", 3))  # fmt: skip
+         ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1), ("seconds_per_iteration", "s / it", 3))
 
 
 def _overlay(path: str) -> list[str]:
@@ -84,7 +105,7 @@ def _fig4(kind: str, values: tuple[str, ...]) -> Table:
     title = "Fig. 4 (lr), DCGAN on the CIFAR-10 subset" if kind == "lr" else "Fig. 4 (betas), DCGAN on the CIFAR-10 subset"
     ticks = {x: (value if kind == "lr" else "({}, {})".format(*value.split("_"))) for value, x in zip(values, (series[f"gan {kind}={v}"][1] for v in values))}
     return Table(title, "", rows, 1000, 100, series=series, x_label="Adam learning rate" if kind == "lr" else "Adam (β1, β2)", x_ticks=ticks,
-                 reference={f"gan {kind}={v}": f"dat {kind}={v}" for v in values})  # fmt: skip
+                 reference={f"gan {kind}={v}": f"dat {kind}={v}" for v in values})
 
 
 TABLES: dict[str, Table] = {
@@ -93,21 +114,21 @@ TABLES: dict[str, Table] = {
             f"Table III ({loss}), DCGAN z=128 on the CIFAR-10 subset", f"cpu/table3_{loss}.yaml",
             {m: _overlay(f"table3/methods/{m}.yaml") for m in TABLE3_METHODS}, 1000, 100,
             reference={m: "dat" for m in TABLE3_METHODS if m != "dat"},
-        )  # fmt: skip
+        )
         for loss in ("ns", "lsgan", "wasserstein")
     },
     "table4": Table("Table IV, SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset.yaml",
                     {r: _overlay(f"table4/{r}.yaml") for r in TABLE4_ROWS}, 300, 30, SNGAN_WIDTH,
-                    reference={r: "discriminator_only" for r in TABLE4_ROWS if r != "discriminator_only"}),  # fmt: skip
+                    reference={r: "discriminator_only" for r in TABLE4_ROWS if r != "discriminator_only"}),
     "fig4": _fig4("lr", FIG4_LRS),
     "fig4_betas": _fig4("betas", FIG4_BETAS),
     "fig6": Table("Fig. 6 (DAT eps), SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset_dat.yaml",
                   {f"eps={e}": [f"{EPS_ARG}={e}"] for e in ("0.2", "0.6", "1", "2", "3")}, 300, 30, SNGAN_WIDTH,
-                  series={f"eps={e}": ("dat", float(e)) for e in ("0.2", "0.6", "1", "2", "3")}, x_label="DAT eps"),  # fmt: skip
+                  series={f"eps={e}": ("dat", float(e)) for e in ("0.2", "0.6", "1", "2", "3")}, x_label="DAT eps"),
     "fig7": Table("Fig. 7 (DAT steps), SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset_dat.yaml",
                   {f"eps={e} steps={s}": [f"{EPS_ARG}={e}", f"{STEPS_ARG}={s}"] for e in ("0.6", "1") for s in range(1, 6)},
                   300, 30, SNGAN_WIDTH, series={f"eps={e} steps={s}": (f"eps {e}", float(s)) for e in ("0.6", "1") for s in range(1, 6)},
-                  x_label="DAT steps"),  # fmt: skip
+                  x_label="DAT steps"),
 }
 
 
@@ -130,7 +151,7 @@ def _train_and_score(job: dict) -> dict[str, float]:
     check_iterations(model, job["iterations"])
     model.cpu()
     quality = ImageQuality(DomainClassifierFeatures(job["classifier"]), num_real={"train": job["num_real"]},
-                           num_fake={"train": job["num_fake"]}, batch_size=250, cache_dir=job["cache_dir"])  # fmt: skip
+                           num_fake={"train": job["num_fake"]}, batch_size=250, cache_dir=job["cache_dir"])
     scores = quality(model.sampling_generator, {"train": data.train_dataset}, data_key=job["data_key"])
     name = quality.extractor.name
     n = job["robustness_samples"]
@@ -167,7 +188,7 @@ def markdown(results: dict, notes: dict[str, str]) -> str:
     for name, rows in results.items():
         reference = TABLES[name].reference
         lines += [f"### {name}: {notes[name]}", "", "| row | " + " | ".join(label for _, label, _ in SHOWN) + " | FID − reference, same seed |",
-                  "| --- |" + " --- |" * (len(SHOWN) + 1)]  # fmt: skip
+                  "| --- |" + " --- |" * (len(SHOWN) + 1)]
         for row, metrics in rows.items():
             lines.append(f"| {row} | " + " | ".join(mean_std(metrics[m], d) for m, _, d in SHOWN) + f" | {paired(rows, row, reference.get(row))} |")
         lines.append("")
@@ -178,7 +199,7 @@ def save_plot(results: dict, path: Path) -> None:
     """Per table: FID, flip share of fakes, PGD steps to flip fakes and FGSM accuracy on reals, mean ± std over seeds (bars per
     row, or lines over the swept value for the Fig. 4/6/7 sweeps)."""
     panels = (("fid", "FID (domain classifier)"), ("flip_share_fake", "flip share of fakes (Fig. 8)"),
-              ("iterations_to_flip_fake", "PGD steps to flip fakes (Fig. 9)"), ("fgsm_accuracy_real", "FGSM accuracy on reals"))  # fmt: skip
+              ("iterations_to_flip_fake", "PGD steps to flip fakes (Fig. 9)"), ("fgsm_accuracy_real", "FGSM accuracy on reals"))
     heights = [3.2 if TABLES[name].series else 0.4 * len(rows) + 1.6 for name, rows in results.items()]
     fig = figure(figsize=(4 * len(panels), sum(heights)))
     axes = fig.subplots(len(results), len(panels), squeeze=False, gridspec_kw={"height_ratios": heights})
@@ -251,7 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
     cache_dir = args.out / "real_features"
     cache_real_features(classifier, args.data, num_real, cache_dir, data_key)
     print(f"domain classifier {extractor_name}: held-out accuracy {accuracy:.3f}; FID/KID of {args.num_fake} fakes vs {num_real} "
-          f"training images; robustness on {args.robustness_samples} reals and fakes", flush=True)  # fmt: skip
+          f"training images; robustness on {args.robustness_samples} reals and fakes", flush=True)
 
     jobs, notes = [], {}
     for name in args.table:
@@ -271,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "arguments": cell_arguments(table, row, seed, iterations, args.data, run_dir, extra),
                     "classifier": str(classifier), "num_real": num_real, "num_fake": args.num_fake, "cache_dir": str(cache_dir),
                     "data_key": data_key, "robustness_samples": args.robustness_samples,
-                })  # fmt: skip
+                })
     print(f"{len(jobs)} runs in {args.jobs} process(es)", flush=True)
 
     journal = FinishedCells(args.json.with_name(f"{args.json.stem}_cells.json"), restart=args.restart)
@@ -285,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
     wall = time.perf_counter() - start
     header = (f"Domain classifier {extractor_name} (held-out accuracy {accuracy:.3f}); FID/KID of {args.num_fake} fakes vs "
               f"{num_real} training images; robustness on {args.robustness_samples} reals/fakes; mean ± std over seeds; "
-              f"wall {wall / 60:.1f} min with {args.jobs} process(es).")  # fmt: skip
+              f"wall {wall / 60:.1f} min with {args.jobs} process(es).")
     table_md = header + "\n\n" + markdown(results, notes)
     print(table_md, flush=True)
     failed = [r for r in runs if r["error"]]

@@ -39,7 +39,7 @@ def append_cell(path: Path, cell: dict[str, Any]) -> None:
 
 
 def run_grid(jobs: Iterable[dict[str, Any]], run: Callable[[dict[str, Any]], dict[str, Any]], path: Path,
-             describe: Callable[[dict[str, Any]], str], run_missing: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+             describe: Callable[[dict[str, Any]], str], run_missing: bool = True) -> list[dict[str, Any]]:
     """Run every job whose ``key`` is not in ``path`` yet (none when not ``run_missing``), appending each
     result (``run(job)``, which must keep the job's ``key``) as soon as it is done; returns all finished
     cells of the grid, old and new, in the jobs' order."""

@@ -48,7 +48,7 @@ def worker(out: Path, fail: bool) -> None:
     discriminator = nn.Sequential(nn.Linear(2, 8), *([nn.BatchNorm1d(8)] if fail else []), nn.ReLU(), nn.Linear(8, 1))
     model = GAN(Points(), discriminator, n_dis=1, max_iterations=2, perturbation=DAT(eps=0.1, data_range=None))
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="gan_ddp", max_epochs=-1, logger=False, default_root_dir=out,
-                        enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+                        enable_progress_bar=False, enable_model_summary=False)
     data = DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=4)
     trainer.fit(model, data)
     trainer.validate(model, data, verbose=False)  # a second entry point after the group was destroyed: it is made again
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[int]]:
                     print(stderr[-2000:], file=sys.stderr)
     ok = all(code == 0 for code in codes["fit"]) and all(code == 1 for code in codes["failing fit"])
     print(f"{codes['fit'].count(0)}/{len(codes['fit'])} fits exited 0, the failing fit exited {codes['failing fit']} "
-          f"in {time.perf_counter() - started:.0f} s: {'clean' if ok else 'NOT clean'}")  # fmt: skip
+          f"in {time.perf_counter() - started:.0f} s: {'clean' if ok else 'NOT clean'}")
     if not ok and argv is None:
         sys.exit(1)
     return codes

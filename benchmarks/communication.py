@@ -84,7 +84,7 @@ def main() -> None:
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
     processes = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", "--repeats", str(args.repeats)], env={**env, "RANK": str(r)})
-                 for r in range(2)]  # fmt: skip
+                 for r in range(2)]
     sys.exit(max(p.wait() for p in processes))
 
 

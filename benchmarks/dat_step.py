@@ -49,8 +49,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.harness import DEFAULT_DATA, file_digest, prepare_classifier
 from benchmarks.cells import run_grid
+from benchmarks.harness import DEFAULT_DATA, file_digest, prepare_classifier
 
 ARMS = ("dat", "gan", "matched", "dat_no_pi", "dat_sample", "dat_0.6")  # most informative first: partial grids keep them
 GREY = 2 / 255  # one 8-bit grey level on [-1, 1]
@@ -75,7 +75,7 @@ def probe_strategies(eps_sample: float, loss: Any) -> dict[str, Any]:
     from datgan_lightning.adversarial import DAT
 
     return {"batch_eps1": DAT(eps=1.0, loss=loss), "batch_eps0.6": DAT(eps=0.6, loss=loss),
-            "sample": DAT(eps=eps_sample, variant="sample", loss=loss)}  # fmt: skip
+            "sample": DAT(eps=eps_sample, variant="sample", loss=loss)}
 
 
 def probe(module: Any, real: torch.Tensor, z: torch.Tensor, eps_sample: float) -> dict[str, Any]:
@@ -163,7 +163,7 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(1)
     pl.seed_everything(job["seed"], verbose=False)
     module = SNGAN(resolution=32, ngf=job["width"], ndf=job["width"], max_iterations=job["iterations"],
-                   perturbation=make_perturbation(job["arm"], job["eps_sample"]))  # fmt: skip
+                   perturbation=make_perturbation(job["arm"], job["eps_sample"]))
     data = NpzImages(job["data"], batch_size=job["batch_size"], seed=job["seed"])
     data.setup("fit")
     images = data.train_dataset.tensors[0]
@@ -171,10 +171,10 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     real = images[torch.randperm(len(images), generator=fixed)[: job["batch_size"]]]
     z = torch.randn(job["batch_size"], module.generator.latent_dim, generator=fixed)
     quality = ImageQuality(DomainClassifierFeatures(job["classifier"]), num_fake={"train": job["num_fake"]},
-                           batch_size=250, cache_dir=job["cache_dir"])  # fmt: skip
+                           batch_size=250, cache_dir=job["cache_dir"])
     callback = _study_callback(job, real, z, quality, data.train_dataset)
     trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=False, callbacks=[callback], enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=module.n_dis)  # fmt: skip
+                         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=module.n_dis)
     start = time.perf_counter()
     trainer.fit(module, data)
     return {"records": callback.records, "seconds": time.perf_counter() - start}
@@ -205,7 +205,7 @@ def calibrate_eps(make_module: Any, data: Path, batch_size: int, seeds: int, tit
     result["eps_sample"] = result["batch_eps1_mean_grey"] / result["sample_eps1_mean_grey"]
     print(f"calibration ({title}, batch {batch_size}, seeds 0-{seeds - 1}, fresh nets): mean step batch eps=1 "
           f"{result['batch_eps1_mean_grey']:.4f} grey levels, sample eps=1 {result['sample_eps1_mean_grey']:.4f}: "
-          f"sample eps for the same mean step {result['eps_sample']:.4f}", flush=True)  # fmt: skip
+          f"sample eps for the same mean step {result['eps_sample']:.4f}", flush=True)
     return result
 
 
@@ -247,7 +247,7 @@ def summary_table(cells: list[dict[str, Any]], arms: list[str]) -> str:
     """One row per arm, mean ± sd over the finished seeds."""
     lines = ["| arm | seeds | own step, mean grey, it 0 | own step, mean grey, end | own step, max grey, end | first it. own max ≥ 1 grey | "
              "‖∇D‖ reals, end | FID, end | FID − gan, same seed | FID − matched, same seed | mean |σ err|, end | s / it |",
-             "| --- |" + " --- |" * 11]  # fmt: skip
+             "| --- |" + " --- |" * 11]
     ok = [c for c in cells if not c["error"]]
     by_arm = {arm: sorted((c for c in ok if c["arm"] == arm), key=lambda c: c["seed"]) for arm in arms}
     fid_end = {(c["arm"], c["seed"]): _last(c["records"], "fid") for c in ok}
@@ -256,7 +256,7 @@ def summary_table(cells: list[dict[str, Any]], arms: list[str]) -> str:
         if arm == reference:
             return ""
         diffs = [fid_end[(arm, c["seed"])] - fid_end[(reference, c["seed"])] for c in by_arm[arm]
-                 if fid_end.get((reference, c["seed"])) is not None and fid_end[(arm, c["seed"])] is not None]  # fmt: skip
+                 if fid_end.get((reference, c["seed"])) is not None and fid_end[(arm, c["seed"])] is not None]
         return _fmt(diffs, "+.2f") + f" (n={len(diffs)})" if diffs else "n/a"
 
     for arm in arms:
@@ -274,7 +274,7 @@ def summary_table(cells: list[dict[str, Any]], arms: list[str]) -> str:
             f"{_fmt([r['records'][-1]['grad_norm_real'] for r in runs])} | {_fmt([fid_end[(arm, r['seed'])] for r in runs], '.2f')} | "
             f"{paired(arm, 'gan')} | {paired(arm, 'matched')} | {_fmt(sn, '.2e')} | "
             f"{_fmt([r['seconds'] / r['iterations'] for r in runs], '.2f')} |"
-        )  # fmt: skip
+        )
     return "\n".join(lines)
 
 
@@ -285,13 +285,13 @@ def probe_table(cells: list[dict[str, Any]]) -> str:
         return ""
     iterations = sorted({e["iteration"] for r in runs for e in r["records"]})
     lines = ["| iteration | batch ε=1 mean / max grey | batch ε=0.6 mean / max grey | sample mean / max grey | ‖∇D‖ reals / fakes |",
-             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| --- | --- | --- | --- | --- |"]
     for it in iterations:
         entries = [e for r in runs for e in r["records"] if e["iteration"] == it]
         cols = []
         for name in ("batch_eps1", "batch_eps0.6", "sample"):
             cols.append(f"{_fmt([mean_over_positions(e['probe'][name], 'mean_grey') for e in entries])} / "
-                        f"{_fmt([max(e['probe'][name].get('real/max_grey', 0), e['probe'][name].get('fake/max_grey', 0)) for e in entries])}")  # fmt: skip
+                        f"{_fmt([max(e['probe'][name].get('real/max_grey', 0), e['probe'][name].get('fake/max_grey', 0)) for e in entries])}")
         grads = f"{_fmt([e['grad_norm_real'] for e in entries])} / {_fmt([e['grad_norm_fake'] for e in entries])}"
         lines.append(f"| {it} | " + " | ".join(cols) + f" | {grads} |")
     return "\n".join(lines)
@@ -319,7 +319,7 @@ def save_plot(cells: list[dict[str, Any]], arms: list[str], path: Path) -> None:
         if fids:
             axes[2].plot(*zip(*fids), marker="o", color=colour, label=label, alpha=0.8)
         axes[3].plot([e["iteration"] for e in recs], [statistics.fmean(abs(v) for v in e["sn_error"].values()) for e in recs],
-                     color=colour, label=label, alpha=0.8)  # fmt: skip
+                     color=colour, label=label, alpha=0.8)
     axes[0].axhline(1.0, color="black", linestyle="--", linewidth=1, label="1 grey level")
     axes[0].set_yscale("log")
     axes[3].set_yscale("log")
@@ -372,19 +372,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         from datgan_lightning.modules import SNGAN
 
         return [calibrate_eps(lambda: SNGAN(resolution=32, ngf=args.width, ndf=args.width), args.data, args.batch_size, args.seeds,
-                              f"SNGAN-32 width {args.width}")]  # fmt: skip
+                              f"SNGAN-32 width {args.width}")]
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     classifier, name, accuracy = prepare_classifier(args.data, args.out, args.classifier_epochs, 1)
     print(f"domain classifier {name}: held-out accuracy {accuracy:.3f}", flush=True)
     settings = {"iterations": args.iterations, "width": args.width, "batch_size": args.batch_size, "eps_sample": args.eps_sample,
-                "record_every": args.record_every, "fid_points": args.fid_points, "num_fake": args.num_fake}  # fmt: skip
+                "record_every": args.record_every, "fid_points": args.fid_points, "num_fake": args.num_fake}
     jobs = []
     for seed in range(args.seeds):  # seed-major: a partial grid covers every arm
         for arm in args.arms:
             key = f"{arm} seed={seed} " + " ".join(f"{k}={v}" for k, v in settings.items()) + f" data={file_digest(args.data)} classifier={name}"
             jobs.append({"key": key, "arm": arm, "seed": seed, **settings, "data": str(args.data), "classifier": str(classifier),
-                         "cache_dir": str(args.out / "real_features"), "data_key": f"dat_step-{file_digest(args.data)}"})  # fmt: skip
+                         "cache_dir": str(args.out / "real_features"), "data_key": f"dat_step-{file_digest(args.data)}"})
     jsonl = args.out / "dat_step.jsonl"
     cells = run_grid(jobs, run_cell, jsonl, _describe, run_missing=not args.report_only)
     report(cells, args.arms, args.out, settings, time.perf_counter() - start)
@@ -396,7 +396,7 @@ def report(cells: list[dict[str, Any]], arms: list[str], out: Path, settings: di
 
     text = (f"SNGAN-32 width {settings['width']}, batch {settings['batch_size']}, {settings['iterations']} generator iterations, "
             f"sample eps {settings['eps_sample']}; mean ± sd over the finished seeds; wall of this invocation {wall / 60:.1f} min.\n\n"
-            + summary_table(cells, arms) + "\n\nSteps the DAT settings would make on the `dat` arm's D (probe):\n\n" + probe_table(cells))  # fmt: skip
+            + summary_table(cells, arms) + "\n\nSteps the DAT settings would make on the `dat` arm's D (probe):\n\n" + probe_table(cells))
     print(text, flush=True)
     for cell in cells:
         if cell["error"]:
@@ -412,7 +412,7 @@ def _describe(cell: dict[str, Any]) -> str:
     last = cell["records"][-1]
     step = own_step(last)
     return (f"{cell['arm']} seed {cell['seed']}: FID {last.get('fid', float('nan')):.2f}, own step "
-            f"{'-' if step is None else f'{step:.4f}'} grey, ‖∇D‖ {last['grad_norm_real']:.3g}, {cell['seconds'] / cell['iterations']:.2f} s/it")  # fmt: skip
+            f"{'-' if step is None else f'{step:.4f}'} grey, ‖∇D‖ {last['grad_norm_real']:.3g}, {cell['seconds'] / cell['iterations']:.2f} s/it")
 
 
 if __name__ == "__main__":

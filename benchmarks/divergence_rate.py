@@ -38,8 +38,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.harness import DEFAULT_DATA, file_digest, prepare_classifier
 from benchmarks.cells import run_grid
+from benchmarks.harness import DEFAULT_DATA, file_digest, prepare_classifier
 
 METHODS = ("gan", "dat", "dat_sample", "r1")
 LRS = (0.002, 0.005)
@@ -95,7 +95,7 @@ def make_module(method: str, lr: float, width: int, iterations: int, eps_sample:
     extra: dict[str, Any] = {
         "gan": {}, "dat": {"perturbation": DAT(eps=1.0)}, "dat_sample": {"perturbation": DAT(eps=eps_sample, variant="sample")},
         "r1": {"regularizers": [R1()]},
-    }[method]  # fmt: skip
+    }[method]
     return DCGAN(ngf=width, ndf=width, lr_g=lr, lr_d=lr, max_iterations=iterations, **extra)
 
 
@@ -103,7 +103,7 @@ def _quality(job: dict[str, Any]) -> Any:
     from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality
 
     return ImageQuality(DomainClassifierFeatures(job["classifier"]), num_fake={"train": job["num_fake"]}, batch_size=250,
-                        cache_dir=job["cache_dir"])  # fmt: skip
+                        cache_dir=job["cache_dir"])
 
 
 def _fid(quality: Any, generator: Any, dataset: Any, data_key: str) -> float | None:
@@ -144,7 +144,7 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
                 fids.append(_fid(quality, m.sampling_generator, data.train_dataset, job["data_key"]))
 
     trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=False, callbacks=[FidAtFractions()], enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+                         enable_progress_bar=False, enable_model_summary=False)
     start = time.perf_counter()
     trainer.fit(module, data)
     return {"fids": fids, "seconds": time.perf_counter() - start}
@@ -183,13 +183,13 @@ def rates(cells: list[dict[str, Any]], reference_fid: float) -> dict[tuple[float
         entry["interval"] = wilson_interval(entry["broken"], entry["runs"])
         gan = table.get((lr, "gan"))
         entry["fisher_p"] = None if gan is None or method == "gan" else fisher_exact(
-            entry["broken"], entry["runs"] - entry["broken"], gan["broken"], gan["runs"] - gan["broken"])  # fmt: skip
+            entry["broken"], entry["runs"] - entry["broken"], gan["broken"], gan["runs"] - gan["broken"])
     return table
 
 
 def markdown(table: dict[tuple[float, str], dict[str, Any]], methods: list[str], lrs: list[float]) -> str:
     lines = ["| lr | method | broken / runs | rate | 95 % Wilson interval | Fisher p vs gan | median final FID | broken runs |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for lr in lrs:
         for method in methods:
             e = table.get((lr, method))
@@ -199,7 +199,7 @@ def markdown(table: dict[tuple[float, str], dict[str, Any]], methods: list[str],
             p = "" if e["fisher_p"] is None else f"{e['fisher_p']:.3f}"
             median = f"{statistics.median(finals):.1f}" if finals else "n/a"
             lines.append(f"| {lr:g} | {method} | {e['broken']} / {e['runs']} | {e['broken'] / e['runs']:.2f} | "
-                         f"[{e['interval'][0]:.2f}, {e['interval'][1]:.2f}] | {p} | {median} | {'; '.join(e['reasons'])} |")  # fmt: skip
+                         f"[{e['interval'][0]:.2f}, {e['interval'][1]:.2f}] | {p} | {median} | {'; '.join(e['reasons'])} |")
     return "\n".join(lines)
 
 
@@ -271,18 +271,18 @@ def main(argv: list[str] | None = None) -> dict[tuple[float, str], dict[str, Any
         from benchmarks.dat_step import calibrate_eps
 
         calibrate_eps(lambda: make_module("gan", LRS[0], args.width, args.iterations, 1.0), args.data, args.batch_size, args.seeds,
-                      f"DCGAN width {args.width}")  # fmt: skip
+                      f"DCGAN width {args.width}")
         return {}
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     classifier, name, accuracy = prepare_classifier(args.data, args.out, args.classifier_epochs, 1)
     settings = {"iterations": args.iterations, "width": args.width, "batch_size": args.batch_size, "eps_sample": args.eps_sample,
-                "num_fake": args.num_fake}  # fmt: skip
+                "num_fake": args.num_fake}
     common = {**settings, "data": str(args.data), "classifier": str(classifier), "cache_dir": str(args.out / "real_features"),
-              "data_key": f"divergence_rate-{file_digest(args.data)}"}  # fmt: skip
+              "data_key": f"divergence_rate-{file_digest(args.data)}"}
     reference = untrained_fid(args, common)
     print(f"domain classifier {name}: held-out accuracy {accuracy:.3f}; untrained generator FID {reference:.1f} "
-          f"(rule 2 threshold {NOISE_FACTOR * reference:.1f})", flush=True)  # fmt: skip
+          f"(rule 2 threshold {NOISE_FACTOR * reference:.1f})", flush=True)
     jobs = []
     for seed in range(args.seeds):  # seed-major: a partial grid covers every cell
         for lr in args.lrs:
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[float, str], dict[str, Any
     table = rates(cells, reference)
     text = (f"DCGAN width {args.width}, batch {args.batch_size}, {args.iterations} generator iterations, FID of {args.num_fake} fakes "
             f"({name}, held-out accuracy {accuracy:.3f}); untrained-generator FID {reference:.1f}; dat_sample eps {args.eps_sample}; "
-            f"wall of this invocation {(time.perf_counter() - start) / 60:.1f} min.\n\n" + markdown(table, args.methods, args.lrs))  # fmt: skip
+            f"wall of this invocation {(time.perf_counter() - start) / 60:.1f} min.\n\n" + markdown(table, args.methods, args.lrs))
     print(text, flush=True)
     from datgan_lightning.utils import write_atomically
 

@@ -44,7 +44,7 @@ def random_inception_weights(path: Path) -> Path:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     with mock.patch("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", return_value={}), \
-         mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict"):  # fmt: skip
+         mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict"):
         net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"])
     torch.save(net.state_dict(), path)
     return path
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     medians = {name: statistics.median(s) for name, s in seconds.items()}
     old, new = medians.values()
     result = {"extractor": features.name.split("-")[0], "num": args.num, "batch_size": args.batch_size, "kid": [args.kid_subsets, args.kid_subset_size],
-              "seconds": seconds, "median_seconds": medians, "new_over_old": new / old, "scores": scores}  # fmt: skip
+              "seconds": seconds, "median_seconds": medians, "new_over_old": new / old, "scores": scores}
     print(f"evaluation pass: {args.num} fakes vs {args.num} cached reals, {args.extractor} extractor, batch {args.batch_size}, 1 thread")
     for name, s in seconds.items():
         print(f"  {name}: {', '.join(f'{x:.2f}' for x in s)} s (median {medians[name]:.2f} s)")

@@ -43,12 +43,12 @@ from datgan_lightning.regularizers import R1
 LABELLED = ("RobGAN", "ProjectionGAN")
 #: precision / layout settings of the timed runs: (name, Trainer precision, channels_last, compile)
 SETTINGS = (("fp32", "32-true", False, False), ("bf16", "bf16-mixed", False, False),
-            ("bf16+channels_last", "bf16-mixed", True, False), ("bf16+channels_last+compile", "bf16-mixed", True, True))  # fmt: skip
+            ("bf16+channels_last", "bf16-mixed", True, False), ("bf16+channels_last+compile", "bf16-mixed", True, True))
 PROJECTED_ITERATIONS = 100_000
 
 
 def build(name: str, width: int, n_dis: int, iterations: int, channels_last: bool, compile: bool = False,
-          attack: bool = True, regularize: bool = True) -> L.LightningModule:  # fmt: skip
+          attack: bool = True, regularize: bool = True) -> L.LightningModule:
     """Module ``name`` at widths ``width`` (``None``: its defaults) with DAT and R1 where it takes them."""
     common: dict[str, Any] = {"max_iterations": iterations, "channels_last": channels_last, "compile": compile}
     if regularize:
@@ -107,7 +107,7 @@ class StepClock(L.Callback):
 
 def fit(model: L.LightningModule, data: DataLoader, device: str, precision: str, callbacks: list) -> None:
     trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_epochs=-1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10**6, callbacks=callbacks)  # fmt: skip
+                        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10**6, callbacks=callbacks)
     trainer.fit(model, data)
 
 
@@ -143,7 +143,7 @@ def timing(args: argparse.Namespace) -> list[dict]:
             try:
                 name = "ASGAN" if method == "AS-GAN" else "SNGAN"
                 model = build(name, args.width, args.n_dis, args.warmup + args.iterations, channels_last, compile,
-                              attack=method == "DAT", regularize=False)  # fmt: skip
+                              attack=method == "DAT", regularize=False)
                 clock = StepClock(args.warmup, check_sync=cuda)
                 if cuda:
                     torch.cuda.reset_peak_memory_stats()
@@ -151,7 +151,7 @@ def timing(args: argparse.Namespace) -> list[dict]:
                 fit(model, loader(model, args.batch, batches, labelled=False), args.device, precision, [clock])
                 seconds = (clock.times[-1] - clock.times[0]) / (len(clock.times) - 1)
                 row.update(seconds_per_iteration=seconds, projected_hours=seconds * PROJECTED_ITERATIONS / 3600,
-                           peak_memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None, host_sync=clock.sync)  # fmt: skip
+                           peak_memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None, host_sync=clock.sync)
             except RuntimeError as err:
                 if cuda and "synchroniz" in str(err).lower():
                     traceback.print_exc(file=sys.stderr)
@@ -165,11 +165,11 @@ def timing(args: argparse.Namespace) -> list[dict]:
 
 def tables(correct: list[dict], timed: list[dict], args: argparse.Namespace) -> str:
     lines = [f"Every module, 2 generator iterations, bf16-mixed + channels_last, {args.device}",
-             "| module | trains | seconds | error |", "|---|---|---|---|"]  # fmt: skip
+             "| module | trains | seconds | error |", "|---|---|---|---|"]
     lines += [f"| {r['module']} | {'yes' if r['ok'] else 'NO'} | {r['seconds']:.1f} | {r['error'] or ''} |" for r in correct]
     lines += ["", f"SNGAN-32 batch {args.batch}, n_dis {args.n_dis}, widths {args.width or 'default'}, {args.iterations} timed iterations "
               f"after {args.warmup}, {args.device}", "| method | setting | s / G iteration | hours for 100k | peak memory | host sync in a step |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+              "|---|---|---|---|---|---|"]
     for r in timed:
         if "skipped" in r:
             lines.append(f"| {r['method']} | {r['setting']} | skipped: {r['skipped']} | | | |")
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
     table = tables(correct, timed, args)
     print(table)
     result = {"device": args.device, "smoke": args.smoke, "device_name": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
-              "torch": torch.__version__, "modules": correct, "timing": timed, "seconds": time.perf_counter() - started}  # fmt: skip
+              "torch": torch.__version__, "modules": correct, "timing": timed, "seconds": time.perf_counter() - started}
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = args.out / ".gpu.json.tmp"
     tmp.write_text(json.dumps(result, indent=1))

@@ -55,7 +55,7 @@ def require_data(parser: argparse.ArgumentParser, data: Path) -> Path:
 def add_resume_options(parser: argparse.ArgumentParser) -> None:
     """``--restart``: the option of every resumable grid (see :class:`FinishedCells`)."""
     parser.add_argument("--restart", action="store_true",
-                        help="recompute every cell (default: a rerun of the same command skips the cells an earlier run finished)")  # fmt: skip
+                        help="recompute every cell (default: a rerun of the same command skips the cells an earlier run finished)")
 
 
 # ---------------------------------------------------------------------------- runs from the configs
@@ -64,7 +64,7 @@ def quiet_trainer(run_dir: Path) -> list[str]:
     return [
         "--trainer.logger=false", "--trainer.callbacks=[]", "--trainer.enable_checkpointing=false",
         "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", f"--trainer.default_root_dir={run_dir}",
-    ]  # fmt: skip
+    ]
 
 
 class Table:
@@ -73,7 +73,7 @@ class Table:
 
     def __init__(self, title: str, base: str, rows: dict[str, list[str]], iterations: int, quick_iterations: int,
                  overrides: list[str] | None = None, series: dict[str, tuple[str, float]] | None = None,
-                 x_label: str = "", x_ticks: dict[float, str] | None = None, reference: dict[str, str] | None = None) -> None:  # fmt: skip
+                 x_label: str = "", x_ticks: dict[float, str] | None = None, reference: dict[str, str] | None = None) -> None:
         self.title, self.base, self.rows = title, base, rows
         self.iterations, self.quick_iterations = iterations, quick_iterations
         self.overrides, self.series = overrides or [], series or {}
@@ -88,7 +88,7 @@ def cell_arguments(table: Table, row: str, seed: int, iterations: int, data: Pat
         *base, *table.rows[row], *table.overrides, *extra,
         f"--seed_everything={seed}", f"--model.init_args.max_iterations={iterations}",
         f"--data.init_args.path={data}", f"--data.init_args.seed={seed}", *quiet_trainer(run_dir),
-    ]  # fmt: skip
+    ]
 
 
 def check_iterations(model, expected: int) -> None:
@@ -164,7 +164,7 @@ class FinishedCells:
 
 
 def run_jobs(run: Callable[[dict], dict], jobs: list[dict], processes: int, start: float, describe: Callable[[dict], str],
-             journal: FinishedCells | None = None) -> list[dict]:  # fmt: skip
+             journal: FinishedCells | None = None) -> list[dict]:
     """``run(job)`` for every job not in ``journal`` in ``processes`` spawned processes (in this one when 1),
     printing ``[k/n, minutes since start, ETA] describe(outcome)`` as each finishes and adding it to the
     journal at once; the outcomes (the journal's first, then in finishing order) as they read back from
@@ -295,7 +295,7 @@ def prepare_classifier(data: Path, out: Path, epochs: int, threads: int, seed: i
         if seed is not None:
             torch.manual_seed(seed)
         classifier = train_domain_classifier(datamodule.train_dataset, num_classes=max(2, int(labels.max()) + 1),
-                                             channels=datamodule.image_shape[0], epochs=epochs)  # fmt: skip
+                                             channels=datamodule.image_shape[0], epochs=epochs)
         save_domain_classifier(classifier, path)
     extractor = DomainClassifierFeatures(str(path))
     return path, extractor.name, classifier_accuracy(extractor.classifier, test)

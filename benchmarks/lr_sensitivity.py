@@ -52,10 +52,10 @@ def split_mnist(root: str, out: Path, held_out: int = 2000) -> Path:
 def train_and_score(method: str, lr: float, args: argparse.Namespace, npz: Path, quality: ImageQuality) -> dict:
     L.seed_everything(0, verbose=False)
     model = DCGAN(channels=1, ngf=args.width, ndf=args.width, lr_g=lr, lr_d=lr, max_iterations=args.iterations,
-                  perturbation=DAT() if method == "dat" else None)  # fmt: skip
+                  perturbation=DAT() if method == "dat" else None)
     data = NpzImages(str(npz), batch_size=64)
     trainer = L.Trainer(accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+                        enable_progress_bar=False, enable_model_summary=False)
     start = time.perf_counter()
     trainer.fit(model, data)
     seconds = time.perf_counter() - start
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     rows = [f"DCGAN on MNIST (8k train), {args.iterations} generator iterations, width {args.width}, "
             f"FID/KID of 2k samples vs 2k held out, {extractor.name} (held-out accuracy {accuracy:.3f})", "",
-            "| lr | GAN FID | GAN+DAT FID | GAN KID | GAN+DAT KID |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
+            "| lr | GAN FID | GAN+DAT FID | GAN KID | GAN+DAT KID |", "| --- | --- | --- | --- | --- |"]
     for lr in args.lrs:
         g, d = results["gan"][f"{lr:g}"], results["dat"][f"{lr:g}"]
         rows.append(f"| {lr:g} | {g['fid']:.2f} | {d['fid']:.2f} | {g['kid']:.4f} | {d['kid']:.4f} |")

@@ -37,7 +37,7 @@ def run(method: str, iterations: int, out: Path, mnist_root: str, threads: int) 
     cli = create_cli(["--config", str(CONFIGS[method]), f"--model.init_args.max_iterations={iterations}",
                       f"--data.init_args.root={mnist_root}", "--trainer.enable_progress_bar=false",
                       f"--trainer.logger.init_args.save_dir={out / 'runs'}", f"--trainer.logger.init_args.name={method}"],
-                     run=False)  # fmt: skip
+                     run=False)
     cli.trainer.callbacks.append(timer)
     start = time.perf_counter()
     cli.trainer.fit(cli.model, cli.datamodule)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = ["| method | iterations | ms / iteration (median) | IQR (ms) | total (s) |", "|---|---|---|---|---|"]
     for method, r in results.items():
         rows.append(f"| {method} | {r['iterations']} | {1000 * r['seconds_per_iteration']:.1f} | "
-                    f"{1000 * r['spread'][0]:.1f}-{1000 * r['spread'][1]:.1f} | {r['total_seconds']:.0f} |")  # fmt: skip
+                    f"{1000 * r['spread'][0]:.1f}-{1000 * r['spread'][1]:.1f} | {r['total_seconds']:.0f} |")
     rows.append(f"\nDAT / GAN time per iteration: {ratio:.2f} ({args.threads} threads)")
     table = "\n".join(rows)
     write_text(args.out / "mnist_dcgan_table.md", table + "\n")

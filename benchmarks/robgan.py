@@ -49,14 +49,32 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import (CONFIGS as ALL_CONFIGS, DEFAULT_DATA, OUT, REPO, FinishedCells, add_resume_options, count, differences,
-    figure, fit_from_configs, mean_std, prepare_classifier, preset, quiet_trainer, require_data, run_jobs, run_safely, save_figure,
-    write_outputs)  # fmt: skip
+from benchmarks.harness import CONFIGS as ALL_CONFIGS
+from benchmarks.harness import (
+    DEFAULT_DATA,
+    OUT,
+    REPO,
+    FinishedCells,
+    add_resume_options,
+    count,
+    differences,
+    figure,
+    fit_from_configs,
+    mean_std,
+    prepare_classifier,
+    preset,
+    quiet_trainer,
+    require_data,
+    run_jobs,
+    run_safely,
+    save_figure,
+    write_outputs,
+)
 
 CONFIGS = ALL_CONFIGS / "robgan"
 EPS = (0.0, 0.02, 0.04, 0.08)
 ROWS = {"clean": "(a) clean training", "madry": "(b) Madry adversarial training (reals)",
-        "robgan": "(c) Rob-GAN co-training + fine-tuning"}  # fmt: skip
+        "robgan": "(c) Rob-GAN co-training + fine-tuning"}
 GENERATORS = {"split": "split loss (Rob-GAN)", "acgan": "AC-GAN loss"}
 N_DIS, GRID_COLUMNS = 5, 8
 
@@ -68,7 +86,7 @@ def fit_arguments(config: str, job: dict, run_dir: Path, *overrides: str) -> lis
         "--config", str(CONFIGS / config), *overrides, *job["net"],
         f"--seed_everything={job['seed']}", f"--data.init_args.path={job['data']}", f"--data.init_args.seed={job['seed']}",
         f"--data.init_args.batch_size={job['batch_size']}", *quiet_trainer(run_dir),
-    ]  # fmt: skip
+    ]
 
 
 def fit(arguments: list[str]):
@@ -90,14 +108,14 @@ def _train_and_score(job: dict) -> dict:
     else:
         class_loss = "acgan" if job["row"] == "acgan" else "split"
         cli = fit(fit_arguments("cifar10_subset_cpu.yaml", job, run_dir, f"--model.init_args.class_loss={class_loss}",
-                                f"--model.init_args.max_iterations={job['cotrain']}"))  # fmt: skip
+                                f"--model.init_args.max_iterations={job['cotrain']}"))
         scores = generator_scores(cli.model, job)
         if job["row"] == "acgan":
             return scores
         run_dir.mkdir(parents=True, exist_ok=True)
         cli.trainer.save_checkpoint(run_dir / "cotrained.ckpt")
         cli = fit(fit_arguments("cifar10_subset_cpu_finetune.yaml", job, run_dir / "finetune",
-                                f"--model.init_args.checkpoint={run_dir / 'cotrained.ckpt'}", f"--model.init_args.max_iterations={job['finetune']}"))  # fmt: skip
+                                f"--model.init_args.checkpoint={run_dir / 'cotrained.ckpt'}", f"--model.init_args.max_iterations={job['finetune']}"))
     x, y = cli.datamodule.test_dataset.tensors[:2]
     x, y = x[: job["eval_samples"]], y[: job["eval_samples"]]
     batches = [(x[i : i + 100], y[i : i + 100]) for i in range(0, len(x), 100)]
@@ -201,7 +219,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the labelled .npz (default ../shared/data/cifar10_subset.npz)")
     parser.add_argument("--out", type=Path, default=OUT / "robgan", help="where the outputs and the runs go (default benchmarks/out/robgan)")
     parser.add_argument("--classifier-dir", type=Path, default=OUT / "ablation",
-                        help="cache of the fixed domain classifier (shared with benchmarks.ablation)")  # fmt: skip
+                        help="cache of the fixed domain classifier (shared with benchmarks.ablation)")
     parser.add_argument("--json", type=Path, default=None, help="results JSON (default <out>/robgan.json)")
     parser.add_argument("--grid", type=Path, default=None, help="sample grids PNG (default benchmarks/results/robgan_split_vs_acgan[_quick].png)")
     add_resume_options(parser)
@@ -229,24 +247,24 @@ def main(argv: list[str] | None = None) -> dict:
     budget = N_DIS * args.cotrain + args.finetune
     common = {"data": str(args.data), "out": str(args.out), "classifier": str(classifier), "cotrain": args.cotrain,
               "finetune": args.finetune, "budget": budget, "eval_samples": args.eval_samples, "per_class": args.per_class,
-              "batch_size": 4 if args.smoke else 32, "net": ["--model.init_args.ngf=2", "--model.init_args.ndf=2"] if args.smoke else []}  # fmt: skip
+              "batch_size": 4 if args.smoke else 32, "net": ["--model.init_args.ngf=2", "--model.init_args.ndf=2"] if args.smoke else []}
     jobs = [{**common, "row": row, "seed": seed} for seed in range(args.seeds) for row in ("robgan", "madry", "acgan", "clean")]
     print(f"{len(jobs)} jobs in {args.jobs} process(es); budget {budget} classifier updates of batch {common['batch_size']} "
-          f"(co-training {args.cotrain} x {N_DIS} + fine-tuning {args.finetune})", flush=True)  # fmt: skip
+          f"(co-training {args.cotrain} x {N_DIS} + fine-tuning {args.finetune})", flush=True)
     journal = FinishedCells(args.json.with_name(f"{args.json.stem}_cells.json"), restart=args.restart)
     runs = run_jobs(run_job, jobs, args.jobs, start, _describe, journal)
     runs.sort(key=lambda r: r["seed"])
     ok = [r for r in runs if r["error"] is None]
     accuracy = {row: {str(e): [r["scores"]["accuracy"][str(e)] for r in ok if r["row"] == row] for e in EPS} for row in ROWS}
     div = {g: {m: [r["scores"]["diversity"][m] for r in ok if r["row"] == ("robgan" if g == "split" else "acgan")]
-               for m in real_div} for g in GENERATORS}  # fmt: skip
+               for m in real_div} for g in GENERATORS}
     div["real"] = {m: [v] for m, v in real_div.items()}
     seconds = {row: [r["seconds"] for r in runs if r["row"] == row] for row in ("robgan", "madry", "acgan", "clean")}
     cpu_seconds = {row: [r["cpu_seconds"] for r in runs if r["row"] == row] for row in seconds}
     wall = time.perf_counter() - start
 
     grids = {GENERATORS[g]: torch.tensor(r["scores"]["grid"]) for g in GENERATORS for r in ok
-             if r["seed"] == 0 and r["row"] == ("robgan" if g == "split" else "acgan")}  # fmt: skip
+             if r["seed"] == 0 and r["row"] == ("robgan" if g == "split" else "acgan")}
     grids["real test images"] = real_grid
     save_grids(grids, args.grid, f"Rob-GAN CPU config, {args.cotrain} co-training iterations, seed 0: one row per class (airplane .. truck)")
     header = (f"Rob-GAN Table 1 at CPU size: the AC-GAN D's classifier of configs/robgan/cifar10_subset_cpu.yaml, CIFAR-10 subset; "
@@ -254,9 +272,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"iterations x n_dis {N_DIS} + fine-tuning {args.finetune}); accuracy under 20-step L-inf PGD (step eps/5) on "
               f"{args.eval_samples} held-out test images; seeds 0-{args.seeds - 1}, mean ± std; wall {wall / 60:.1f} min with "
               f"{args.jobs} process(es); CPU seconds per job: " + ", ".join(f"{k} {statistics.fmean(v):.0f}" for k, v in cpu_seconds.items() if v)
-              + f", {sum(map(sum, cpu_seconds.values())) / 60:.1f} CPU min in all")  # fmt: skip
+              + f", {sum(map(sum, cpu_seconds.values())) / 60:.1f} CPU min in all")
     div_header = (f"Split vs AC-GAN loss after {args.cotrain} co-training iterations: {args.per_class} samples per class, "
-                  f"features of the fixed domain classifier {extractor_name} (held-out accuracy {held_out:.3f})")  # fmt: skip
+                  f"features of the fixed domain classifier {extractor_name} (held-out accuracy {held_out:.3f})")
     text = f"{header}\n\n{accuracy_markdown(accuracy)}\n\n{div_header}\n\n{diversity_markdown(div)}\n"
     print(text, flush=True)
     for r in runs:
@@ -265,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"budget": {"classifier_updates": budget, "batch_size": common["batch_size"], "cotrain_iterations": args.cotrain,
                           "n_dis": N_DIS, "finetune_steps": args.finetune},
                "eval_samples": args.eval_samples, "seeds": args.seeds, "accuracy": accuracy, "diversity": div,
-               "seconds": seconds, "cpu_seconds": cpu_seconds, "wall_seconds": wall, "failed": [f"{r['row']} seed {r['seed']}: {r['error']}" for r in runs if r["error"]]}  # fmt: skip
+               "seconds": seconds, "cpu_seconds": cpu_seconds, "wall_seconds": wall, "failed": [f"{r['row']} seed {r['seed']}: {r['error']}" for r in runs if r["error"]]}
     table_path = write_outputs(args.out, args.json, results, text)
     print(f"json: {args.json}\ntable: {table_path}\ngrids: {args.grid}\nwall: {wall / 60:.1f} min")
     return results

@@ -114,17 +114,17 @@ def flop_model(resolutions=(32, 48, 64), ranks=(1, 2, 8, 64), batch: int = 64, n
             rows.append({"resolution": resolution, "ranks": r, "baseline_gflop": baseline / 1e9, "dat_local_gflop": local / 1e9,
                          "dat_gathered_gflop": gathered / 1e9, "speedup_baseline": float(r), "speedup_dat_local": r * local / local,
                          "speedup_dat_gathered": r * local / gathered, "attack_gib_local": attack_bytes / 2**30,
-                         "attack_gib_gathered": attack_bytes * r / 2**30})  # fmt: skip
+                         "attack_gib_gathered": attack_bytes * r / 2**30})
     return rows
 
 
 def flop_table(rows: list[dict], batch: int = 64, n_dis: int = 5) -> str:
     lines = [f"FLOP model (meta device): SNGAN default widths, per-rank batch {batch}, n_dis {n_dis}, one DAT step; speed-up = R x T(1) / T(R)",
              "| SNGAN | ranks | baseline GFLOP/rank | DAT local GFLOP/rank | DAT gathered GFLOP/rank | speed-up DAT local | speed-up DAT gathered | attack activations/rank local | gathered |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['resolution']} | {row['ranks']} | {row['baseline_gflop']:.0f} | {row['dat_local_gflop']:.0f} | {row['dat_gathered_gflop']:.0f} | "
-                     f"{row['speedup_dat_local']:.2f} | {row['speedup_dat_gathered']:.2f} | {row['attack_gib_local']:.2f} GiB | {row['attack_gib_gathered']:.2f} GiB |")  # fmt: skip
+                     f"{row['speedup_dat_local']:.2f} | {row['speedup_dat_gathered']:.2f} | {row['attack_gib_local']:.2f} GiB | {row['attack_gib_gathered']:.2f} GiB |")
     return "\n".join(lines)
 
 
@@ -142,7 +142,7 @@ def worker(args: argparse.Namespace) -> None:
     L.seed_everything(0, verbose=False)
     iterations = args.iterations + 1  # the first is not timed
     model = SNGAN(ngf=args.width, ndf=args.width, n_dis=args.n_dis, max_iterations=iterations,
-                  perturbation=DAT(eps=1.0) if args.method == "dat" else None)  # fmt: skip
+                  perturbation=DAT(eps=1.0) if args.method == "dat" else None)
     if args.attack == "gathered" and args.method == "dat" and args.processes > 1:
         gathered_attack(model)
     per_process = args.batch // args.processes
@@ -156,7 +156,7 @@ def worker(args: argparse.Namespace) -> None:
 
     trainer = L.Trainer(accelerator=args.device, devices=args.processes, strategy="auto" if args.processes == 1 else STRATEGIES[args.strategy],
                         max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[Clock()])  # fmt: skip
+                        enable_model_summary=False, callbacks=[Clock()])
     trainer.fit(model, DataLoader(TensorDataset(images), batch_size=per_process))
     if trainer.global_rank == 0:
         seconds = times[-1] - times[0]
@@ -167,7 +167,7 @@ def worker(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, method: str, processes: int, strategy: str, out: Path, attack: str = "local") -> dict:
     command = [sys.executable, "-m", "benchmarks.scale", "--worker", "--method", method, "--processes", str(processes), "--attack", attack,
                "--strategy", strategy, "--batch", str(args.batch), "--width", str(args.width), "--n-dis", str(args.n_dis),
-               "--iterations", str(args.iterations), "--device", args.device, "--out", str(out)]  # fmt: skip
+               "--iterations", str(args.iterations), "--device", args.device, "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=args.timeout)
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {"model": rows}
     runs = [(m, 1, "gan_ddp", "local") for m in args.methods]
     runs += [(m, p, s, a) for m in args.methods for p in args.processes if p > 1 for s in args.strategies
-             for a in (args.attacks if m == "dat" else ["local"])]  # fmt: skip
+             for a in (args.attacks if m == "dat" else ["local"])]
     results = {}
     for method, processes, strategy, attack in runs:
         key = f"{method}/{processes}/{strategy if processes > 1 else 'single'}" + ("/gathered" if attack == "gathered" else "")
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {key}: {results[key]['seconds_per_iteration']:.3f} s per generator iteration", flush=True)
     rows = [f"global batch {args.batch}, n_dis {args.n_dis}, SNGAN-32 width {args.width}, {args.iterations} timed iterations, {args.device}",
             "| method | processes | strategy | s / G iteration | images / s | speed-up vs 1 | vs find_unused |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+            "|---|---|---|---|---|---|---|"]
     for key, result in results.items():
         method, processes, strategy = key.split("/")[:3]
         seconds = result["seconds_per_iteration"]

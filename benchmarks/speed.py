@@ -59,8 +59,8 @@ from datgan_lightning.callbacks import IterationTimer
 from datgan_lightning.callbacks.timing import summarize
 from datgan_lightning.modules import ASGAN, GAN, SNGAN
 from datgan_lightning.modules.optim import linear_decay_schedule
-from datgan_lightning.objective import GANObjective
 from datgan_lightning.nets.sngan import SNGANDiscriminator32, SNGANGenerator32
+from datgan_lightning.objective import GANObjective
 from datgan_lightning.utils import logits
 
 LIGHTNING_METHODS = ("baseline", "dat", "asgan")
@@ -82,7 +82,7 @@ def build_module(method: str, args: argparse.Namespace) -> GAN:
     common = dict(n_dis=args.n_dis, max_iterations=HORIZON, channels_last=args.channels_last)
     if method == "asgan":
         model = ASGAN(generator=SNGANGenerator32(), discriminator=SNGANDiscriminator32(), loss="hinge",
-                      betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), **common)  # fmt: skip
+                      betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), **common)
     else:
         model = SNGAN(resolution=32, perturbation=DAT() if method.startswith("dat") else None, **common)
     if args.compile:
@@ -220,7 +220,7 @@ def trainer(args: argparse.Namespace, iterations: int, callbacks: list) -> L.Tra
         limit_train_batches=iterations * args.n_dis,  # not max_steps: AS-GAN makes 2 n_dis + 1 steps per iteration
         precision="bf16-mixed" if args.bf16 else "32-true", logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
-    )  # fmt: skip
+    )
 
 
 def time_round(method: str, state: dict, args: argparse.Namespace, loader: DataLoader) -> dict[str, list[float]]:
@@ -422,13 +422,13 @@ def table(results: dict, args: argparse.Namespace) -> str:
     if results.get("dat_peak_memory_ratio") is not None:
         mib = results["peak_memory_bytes"]
         rows.append(f"| dat_peak_memory_ratio (dat / baseline: {mib['dat'] / 2**20:.0f} / {mib['baseline'] / 2**20:.0f} MiB) "
-                    f"| {results['dat_peak_memory_ratio']:.3f} |")  # fmt: skip
+                    f"| {results['dat_peak_memory_ratio']:.3f} |")
     return "\n".join(rows)
 
 
 def memory_format_table(results: dict, args: argparse.Namespace) -> str:
     rows = [setup_line(args) + f"; our DAT loop, {args.rounds * args.iterations * args.n_dis} interleaved repeats", "",
-            "| memory format | D step (G forward + DAT update), s | G step, s |", "| --- | --- | --- |"]  # fmt: skip
+            "| memory format | D step (G forward + DAT update), s | G step, s |", "| --- | --- | --- |"]
     rows += [f"| {layout} | {m['d_step']:.3f} | {m['g_step']:.3f} |" for layout, m in results["seconds"].items()]
     rows += ["", f"whole iteration ({args.n_dis} D steps + 1 G step), channels_last / default: {results['channels_last_over_default']:.3f}"]
     return "\n".join(rows)

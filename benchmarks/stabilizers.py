@@ -45,9 +45,30 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import (CONFIGS, DEFAULT_DATA, OUT, FinishedCells, Table, add_resume_options, cell_arguments, check_iterations,
-    count, figure, file_digest, finite, json_number, mean_std, paired, prepare_classifier, preset, require_data, run_jobs, run_safely,
-    save_figure, write_outputs)  # fmt: skip
+from benchmarks.harness import (
+    CONFIGS,
+    DEFAULT_DATA,
+    OUT,
+    FinishedCells,
+    Table,
+    add_resume_options,
+    cell_arguments,
+    check_iterations,
+    count,
+    figure,
+    file_digest,
+    finite,
+    json_number,
+    mean_std,
+    paired,
+    prepare_classifier,
+    preset,
+    require_data,
+    run_jobs,
+    run_safely,
+    save_figure,
+    write_outputs,
+)
 from datgan_lightning.callbacks.base import EveryNIterations
 from datgan_lightning.metrics import DomainClassifierFeatures, ImageQuality
 
@@ -55,12 +76,12 @@ METHODS = ("baseline", "dat", "diffaugment", "diffaugment_dat", "ada", "bcr", "l
 WITHOUT_DAT = {"dat": "baseline", "diffaugment_dat": "diffaugment", "lecam_diffaugment_dat": "lecam_diffaugment"}
 FRACTIONS = ("100", "20", "10")  # --fraction: percent of the training images (the offline subset: 4,660, 932, 466)
 METRICS = ("fid_test", "fid_train", "fid_gap", "kid_test", "kid_train", "flip_share_fake", "fgsm_accuracy_real",
-           "clean_accuracy_real", "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")  # fmt: skip
+           "clean_accuracy_real", "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")
 ROBUSTNESS = {"flip_share_fake": "flip_share_fake", "fgsm_accuracy_real": "accuracy_real_fgsm", "clean_accuracy_real": "accuracy_real_clean",
               "iterations_to_flip_real": "iterations_to_flip_real", "iterations_to_flip_fake": "iterations_to_flip_fake"}  # ours: robustness_report's
 SHOWN = (("fid_test", "FID test", 2), ("fid_train", "FID train", 2), ("fid_gap", "test − train", 2), ("kid_test", "KID test", 3),
          ("flip_share_fake", "flip share (fakes)", 3), ("fgsm_accuracy_real", "FGSM acc. (reals)", 3),
-         ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1))  # fmt: skip
+         ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1))
 
 
 def stabilizer_table(fraction: str, width: int) -> Table:
@@ -69,7 +90,7 @@ def stabilizer_table(fraction: str, width: int) -> Table:
     rows = {m: ["--config", str(CONFIGS / data), "--config", str(CONFIGS / "stabilizers" / f"{m}.yaml")] for m in METHODS}
     return Table(f"SNGAN-32 (width {width}) on {fraction}% of the training images",
                  "cpu/sngan_cifar10_subset.yaml", rows, 300, 30, [f"--model.init_args.ngf={width}", f"--model.init_args.ndf={width}"],
-                 reference={m: "baseline" for m in METHODS if m != "baseline"})  # fmt: skip
+                 reference={m: "baseline" for m in METHODS if m != "baseline"})
 
 
 # ------------------------------------------------------------------------------------------- one run
@@ -124,7 +145,7 @@ def _train_and_score(job: dict) -> dict:
         "kid_test": last[f"kid/test/{name}"], "kid_train": last[f"kid/train/{name}"],
         **{ours: robust[f"robustness/{theirs}"] for ours, theirs in ROBUSTNESS.items()},
         "seconds_per_iteration": seconds / job["iterations"],
-    }  # fmt: skip
+    }
     return {"scores": scores, "curve": curve, "num_samples": n, "train_images": len(data.train_dataset)}
 
 
@@ -136,14 +157,14 @@ def markdown(results: dict, header: str) -> str:
     base_time = statistics.fmean(base) if base else None
     lines = [header, "", "| method | " + " | ".join(label for _, label, _ in SHOWN)
              + " | s / it (× baseline) | FID test − baseline, same seed | FID test − same without DAT |",
-             "| --- |" + " --- |" * (len(SHOWN) + 3)]  # fmt: skip
+             "| --- |" + " --- |" * (len(SHOWN) + 3)]
     for method, metrics in methods.items():
         times = finite(metrics["seconds_per_iteration"])
         relative = f" (× {statistics.fmean(times) / base_time:.2f})" if times and base_time else ""
         seconds = f"{statistics.fmean(times):.2f}{relative}" if times else "n/a"
         cells = [mean_std(metrics[m], d) for m, _, d in SHOWN]
         versus = [paired(methods, method, "baseline" if method != "baseline" else None, "fid_test"),
-                  paired(methods, method, WITHOUT_DAT.get(method), "fid_test")]  # fmt: skip
+                  paired(methods, method, WITHOUT_DAT.get(method), "fid_test")]
         lines.append(f"| {method} | " + " | ".join([*cells, seconds, *versus]) + " |")
     return "\n".join(lines)
 
@@ -191,7 +212,7 @@ def collect(runs: list[dict], methods: list[str]) -> dict:
                 "fid_gap": [json_number(r["curve"][i]["fid_test"] - r["curve"][i]["fid_train"]) if i in r["curve"] else None for r in done],
             }
             for i in iterations
-        }  # fmt: skip
+        }
     return out
 
 
@@ -244,9 +265,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "arguments": cell_arguments(table, method, seed, args.iterations, args.data, run_dir, extra),
                 "classifier": str(classifier), "num_samples": args.num_samples, "robustness_samples": args.robustness_samples,
                 "flip_iterations": 5 if args.smoke else 100,  # the cap of PGD steps to flip (Fig. 9), as benchmarks.ablation
-            })  # fmt: skip
+            })
     print(f"domain classifier {extractor_name}: held-out accuracy {accuracy:.3f}; {table.title} of {args.data.name}; {args.iterations} generator "
-          f"iterations; {len(jobs)} runs in {args.jobs} process(es)", flush=True)  # fmt: skip
+          f"iterations; {len(jobs)} runs in {args.jobs} process(es)", flush=True)
     journal = FinishedCells(args.json.with_name(f"{args.json.stem}_cells.json"), restart=args.restart)
     runs = run_jobs(run_cell, jobs, args.jobs, start, _describe, journal)
 
@@ -255,11 +276,11 @@ def main(argv: list[str] | None = None) -> dict:
     n, title = done["num_samples"], f"{table.title} of {args.data.name} ({done['train_images']} images)"
     setup = {"title": title, "fraction": args.fraction, "iterations": args.iterations, "every": args.every, "width": args.width,
              "seeds": args.seeds, "num_samples": n, "classifier": extractor_name, "classifier_accuracy": accuracy,
-             "data": file_digest(args.data), "wall_seconds": wall, "jobs": args.jobs}  # fmt: skip
+             "data": file_digest(args.data), "wall_seconds": wall, "jobs": args.jobs}
     results = {"setup": setup, **collect(runs, args.methods)}
     header = (f"{title}, {args.iterations} generator iterations, seeds 0-{args.seeds - 1} (mean ± std); FID/KID of {n} samples "
               f"vs {n} held-out test images and vs {n} training images, domain classifier {extractor_name} (held-out accuracy "
-              f"{accuracy:.3f}); robustness on {args.robustness_samples} reals/fakes; wall {wall / 60:.1f} min with {args.jobs} process(es).")  # fmt: skip
+              f"{accuracy:.3f}); robustness on {args.robustness_samples} reals/fakes; wall {wall / 60:.1f} min with {args.jobs} process(es).")
     text = markdown(results, header)
     print(text, flush=True)
     for r in runs:
@@ -274,7 +295,7 @@ def main(argv: list[str] | None = None) -> dict:
 def _describe(run: dict) -> str:
     s = run["scores"]
     status = (f"FID test {s['fid_test']:.2f} train {s['fid_train']:.2f} flip {s['flip_share_fake']:.2f} {s['seconds_per_iteration']:.2f} s/it"
-              if s else f"FAILED {run['error']}")  # fmt: skip
+              if s else f"FAILED {run['error']}")
     return f"{run['row']} / seed {run['seed']}: {status}"
 
 

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
             "batch_size": args.batch_size, "num_samples": args.num_samples, "out": str(args.out),
         }
         for m in args.mixtures for k in args.methods for s in seeds
-    ]  # fmt: skip
+    ]
     start = time.perf_counter()
     runs = run_jobs(train_one, jobs, args.workers, start, _describe, FinishedCells(args.out / "toy2d_cells.json", restart=args.restart))
     failed = [run for run in runs if run["error"]]

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from fsspec.implementations.local import LocalFileSystem
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.fabric.utilities.types import _PATH
-from fsspec.implementations.local import LocalFileSystem
 
 from datgan_lightning.utils import write_atomically
 
@@ -35,7 +35,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
         bad = next((k for k, v in (checkpoint.get("state_dict") or {}).items()
-                    if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())), None)  # fmt: skip
+                    if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
         if bad is not None:  # e.g. ModelCheckpoint(save_on_exception=True) after a divergence: keep the last good file
             warnings.warn(f"checkpoint {str(path)!r} was not written: weight {bad} is not finite (NaN/inf).", stacklevel=2)
             return None

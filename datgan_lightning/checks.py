@@ -43,7 +43,7 @@ def is_number(value: Any) -> bool:
 
 def _range_words(integer: bool, minimum: float | None, above: float | None, below: float | None, maximum: float | None) -> str:
     bounds = [f">= {minimum:g}" if minimum is not None else "", f"> {above:g}" if above is not None else "",
-              f"< {below:g}" if below is not None else "", f"<= {maximum:g}" if maximum is not None else ""]  # fmt: skip
+              f"< {below:g}" if below is not None else "", f"<= {maximum:g}" if maximum is not None else ""]
     kind = "an integer" if integer else "a finite number"
     return " ".join([kind, " and ".join(b for b in bounds if b)]).strip()
 

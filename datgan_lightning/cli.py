@@ -37,6 +37,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
+import datgan_lightning.modules  # noqa: F401  registers gan_ddp; the modules a config names by class_path
 from datgan_lightning import __version__
 from datgan_lightning.callbacks.divergence import DivergenceGuard
 from datgan_lightning.callbacks.resume import ResumeState
@@ -44,7 +45,6 @@ from datgan_lightning.checkpoint_io import AtomicCheckpointIO
 from datgan_lightning.distributed import default_strategy
 from datgan_lightning.errors import CheckpointError, ConfigurationError, DivergenceError, accepted_options, one_line
 from datgan_lightning.evaluation import evaluate_checkpoint
-import datgan_lightning.modules  # noqa: F401  registers gan_ddp; the modules a config names by class_path
 from datgan_lightning.utils import load_checkpoint
 
 PROG, DEBUG = "datgan", "DATGAN_DEBUG"
@@ -111,7 +111,7 @@ def user_error(err: BaseException) -> tuple[str, int] | None:
     if isinstance(err, RuntimeError) and "Error(s) in loading state_dict" in str(err):
         detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "").rstrip(".")
         return (f"the checkpoint's weights do not fit the model the options build ({detail}); options that change the nets' "
-                "shapes cannot change on resume: drop them, or start a new run without --ckpt_path"), 2  # fmt: skip
+                "shapes cannot change on resume: drop them, or start a new run without --ckpt_path"), 2
     if isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) and err.filename:
         return f"cannot write {err.filename!r} ({err.strerror}); choose a writable output folder (--trainer.logger.init_args.save_dir)", 2
     return None
@@ -153,11 +153,11 @@ class RunFolder(Callback):
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             problem = "is not writable" if existing.is_dir() else "is not a directory"
             raise ConfigurationError(f"cannot write the run's outputs to {str(self.path)!r}: {str(existing)!r} {problem}; choose "
-                                     "another --trainer.logger.init_args.save_dir (or --trainer.default_root_dir).")  # fmt: skip
+                                     "another --trainer.logger.init_args.save_dir (or --trainer.default_root_dir).")
         owner = self.lock.read_text().strip() if self.lock.is_file() else ""
         if owner.isdigit() and int(owner) != os.getpid() and _pid_alive(int(owner)):
             raise ConfigurationError(f"the run folder {str(self.path)!r} is in use by another run (pid {owner}); wait for it to end, "
-                                     "or give this run its own folder (--trainer.logger.init_args.version or .name).")  # fmt: skip
+                                     "or give this run its own folder (--trainer.logger.init_args.version or .name).")
         self.lock.parent.mkdir(parents=True, exist_ok=True)
         self.lock.write_text(f"{os.getpid()}\n")
 
@@ -227,10 +227,10 @@ class DatganCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
-            "--threads", type=Optional[PositiveInt], default=None,
+            "--threads", type=Optional[PositiveInt], default=None,  # noqa: UP045 - a runtime type for jsonargparse
             help="Intra-op CPU threads (torch.set_num_threads), set before anything is built; null keeps PyTorch's default "
                  "(one per core). Small models are fastest with 1, which does not slow down beside a busy neighbour.",
-        )  # fmt: skip
+        )
 
     # ------------------------------------------------------------ parsing
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -249,7 +249,7 @@ class DatganCLI(LightningCLI):
             parser.error(f"--ckpt_path: {err}")
         if subcommand == "fit" and "pytorch-lightning_version" not in checkpoint:
             parser.error(f"--ckpt_path {path}: the file holds weights but is not a Lightning checkpoint (no 'pytorch-lightning_version'), "
-                         "so training cannot resume from it; pass a .ckpt written by `datgan fit` (<run>/checkpoints/last.ckpt)")  # fmt: skip
+                         "so training cannot resume from it; pass a .ckpt written by `datgan fit` (<run>/checkpoints/last.ckpt)")
         self.resumed_iterations = checkpoint.get("generator_iterations")
         hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if k != "_instantiator"}
         class_path, model = hparams.pop("_class_path", None), self.config[subcommand].get("model")
@@ -257,7 +257,7 @@ class DatganCLI(LightningCLI):
         if class_path and configured and class_path != configured and _import(class_path) is not _import(configured):
             parser.error(f"--ckpt_path {path}: the checkpoint holds a {class_path.rpartition('.')[2]} ({class_path}) but the config "
                          f"builds a {configured.rpartition('.')[2]} ({configured}); pass the config the checkpoint was trained with "
-                         "(its run folder keeps it as config.yaml).")  # fmt: skip
+                         "(its run folder keeps it as config.yaml).")
         if not class_path or not hparams or not given:
             return  # a checkpoint not written through this CLI: its weights are loaded into the configured model
         model_args, other_args, explicit = _model_options(given)
@@ -269,7 +269,7 @@ class DatganCLI(LightningCLI):
         changed = [f"{k}={_name(after[k])} (config: {_name(v)})" for k, v in before.items() if k not in explicit and k in after and after[k] != v]
         if changed and rank_zero_only.rank == 0:
             print(f"Resuming {path}: the checkpoint's model options replace the config's: {', '.join(changed)}; "
-                  "override them with --model.init_args.<option> on the command line.")  # fmt: skip
+                  "override them with --model.init_args.<option> on the command line.")
 
     def _parse_ckpt_path(self) -> None:
         """Lightning >= 2.5.5 (known up to 2.6) merges the checkpoint's hyperparameters over the command line
@@ -288,7 +288,7 @@ class DatganCLI(LightningCLI):
         loggers = loggers if isinstance(loggers, list) else [loggers]
         if any("TensorBoardLogger" in str(getattr(lg, "class_path", "")) for lg in loggers) and not _importable("tensorboard", "tensorboardX"):
             self.parser.error("--trainer.logger: TensorBoardLogger needs the tensorboard package, which is not installed; "
-                              "pip install 'datgan-lightning[tensorboard]', or drop the logger.")  # fmt: skip
+                              "pip install 'datgan-lightning[tensorboard]', or drop the logger.")
         if trainer.get("strategy", "auto") == "auto":  # several processes: gan_ddp, not Lightning's ddp
             trainer.strategy = default_strategy(trainer.get("accelerator", "auto"), trainer.get("devices", "auto"), trainer.get("num_nodes", 1))
 
@@ -300,7 +300,7 @@ class DatganCLI(LightningCLI):
         except MisconfigurationException as err:
             trainer = self.config.get(str(self.subcommand), self.config).get("trainer", {})
             self.parser.error(f"--trainer: {' '.join(str(err).split()).rstrip('!.')} (accelerator={trainer.get('accelerator')!r}, devices="
-                              f"{trainer.get('devices')!r}); change these options, e.g. --trainer.accelerator cpu on a machine without a GPU")  # fmt: skip
+                              f"{trainer.get('devices')!r}); change these options, e.g. --trainer.accelerator cpu on a machine without a GPU")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """The configured Trainer plus this package's defaults (the config's own instances win)."""
@@ -316,7 +316,7 @@ class DatganCLI(LightningCLI):
         done, total = self.resumed_iterations, getattr(self.model, "max_iterations", None)
         if done is not None and total is not None and done >= total:
             print(f"Nothing to train: the checkpoint has finished its run ({done} of max_iterations={total} generator iterations); "
-                  "give a larger --model.init_args.max_iterations to continue it.")  # fmt: skip
+                  "give a larger --model.init_args.max_iterations to continue it.")
             raise SystemExit(0)
         datamodule = self.datamodule
         if datamodule is not None and type(datamodule).__module__.startswith("datgan_lightning.") and not getattr(datamodule, "download", False):
@@ -363,7 +363,7 @@ def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
         LightningModule, LightningDataModule, trainer_class=DatganTrainer, subclass_mode_model=True, subclass_mode_data=True, args=args, run=run,
         trainer_defaults={"max_epochs": -1},  # training length is the module's max_iterations (generator iterations), not epochs
         save_config_kwargs={"overwrite": True},
-    )  # fmt: skip
+    )
 
 
 # Lightning warnings that every run of this package would print and that need no action: the image

@@ -97,7 +97,7 @@ def training_args(run: Run, iterations: int, plot_at: Sequence[int], num_samples
         f"--model.init_args.max_iterations={iterations}",
         f"--trainer.logger={json.dumps(logger)}", f"--trainer.callbacks={json.dumps(callbacks)}",
         f"--trainer.default_root_dir={run.log_dir}", "--trainer.enable_progress_bar=false",
-    ]  # fmt: skip
+    ]
 
 
 def start(run: Run, cli_args: list[str]) -> None:
@@ -210,7 +210,7 @@ def legend_handles(std: float) -> list:
         Line2D([], [], linestyle="none", marker="o", markersize=9, markerfacecolor="none", markeredgecolor="tab:red",
                alpha=0.5, label=f"3 std circles (radius {3 * std:g})"),
         Line2D([], [], linestyle="none", marker="$\\%$", color="dimgray", label="column weight (share of the data)"),
-    ]  # fmt: skip
+    ]
 
 
 def figure_caption(output: dict, iteration: int) -> str:

@@ -248,7 +248,7 @@ class GANDDPStrategy(DDPStrategy):
         for name in sorted(kwargs):
             require(name in accepted, f"gan_ddp {name}", kwargs[name],
                     "gan_ddp averages gradients itself, without the DistributedDataParallel wrapper this option "
-                    f"configures; remove it (gan_ddp takes broadcast_buffers, {', '.join(sorted(accepted))})")  # fmt: skip
+                    f"configures; remove it (gan_ddp takes broadcast_buffers, {', '.join(sorted(accepted))})")
         super().__init__(**kwargs)
         self.broadcast_buffers = broadcast_buffers
 

@@ -17,7 +17,7 @@ from datgan_lightning.utils import load_checkpoint
 def evaluate_checkpoint(
     model: LightningModule, datamodule: Any, evaluators: list[Any], ckpt_path: str | None = None,
     device: torch.device | str = "cpu", out: str | Path | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Load ``ckpt_path`` into ``model``, run each evaluator's ``evaluate(model, datamodule)``, print
     the merged numbers as JSON and write them to ``out`` (default: ``<checkpoint>.metrics.json``).
     Without ``ckpt_path`` the model is scored as it is and nothing is written unless ``out`` is given

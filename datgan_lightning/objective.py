@@ -37,6 +37,7 @@ from datgan_lightning.nets.conditional.labelled import LabelledDiscriminator
 from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import discriminate, full_precision, logits
 
+#: where a perturbation can apply (``GANObjective(perturb_in=...)``): D's step (DAT), G's step, or both (Table IV)
 PERTURB_IN = ("discriminator", "generator", "all")
 
 #: ``perturb(discriminator, real, fake, labels) -> (real_adv, fake_adv)``: how a caller runs the attack
@@ -75,13 +76,13 @@ class GANObjective:
     ) -> None:
         one_of(perturb_in, "perturb_in", PERTURB_IN)
         require(perturbation is None or isinstance(perturbation, PerturbationStrategy), "perturbation", perturbation,
-                "use a strategy from datgan_lightning.adversarial (DAT, FGSM, PGD) or None")  # fmt: skip
+                "use a strategy from datgan_lightning.adversarial (DAT, FGSM, PGD) or None")
         for regularizer in regularizers:
             require(isinstance(regularizer, Regularizer), "regularizers", regularizer, "list regularizers from datgan_lightning.regularizers (GP, R1, AR, ...)")
         for augmentation in augmentations:
             require(isinstance(augmentation, Augmentation), "augmentations", augmentation, "list augmentations from datgan_lightning.augmentations (DiffAugment, ...)")
         require(perturbation is None or perturbation.keeps_batch_size or perturb_in == "discriminator", "perturb_in", perturb_in,
-                f"{type(perturbation).__name__} returns clean and perturbed samples together, which only the D step can use; use perturb_in='discriminator'")  # fmt: skip
+                f"{type(perturbation).__name__} returns clean and perturbed samples together, which only the D step can use; use perturb_in='discriminator'")
         self.loss = get_loss(loss)
         if perturbation is not None and perturbation.loss is None:
             perturbation = copy.copy(perturbation)
@@ -124,7 +125,7 @@ class GANObjective:
     def discriminator_loss(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None = None, step: int = 0,
         perturb: Perturb | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """``-(g1(D(x_r')) + g2(D(x_f')))`` batch-averaged plus the regularizers due at D step ``step``,
         and D's logits on the (perturbed) real and fake batches. ``fake`` should carry no gradient to G
         (``G(z).detach()``). ``perturb`` replaces :meth:`perturb` (the GAN module attacks the global batch
@@ -148,7 +149,7 @@ class GANObjective:
     def generator_loss(
         self, discriminator: nn.Module, fake: Tensor, real: Tensor | None = None, labels: Tensor | None = None,
         perturb: Perturb | None = None,
-    ) -> Tensor:  # fmt: skip
+    ) -> Tensor:
         """G's loss on ``fake = G(z)`` (with its graph). With ``perturb_in`` ``"generator"``/``"all"`` the
         fakes are shifted by the strategy's detached delta (gradient still reaches G); the real batch is
         then the attack's reference and must be given."""

@@ -30,7 +30,7 @@ def has_spectral_norm(module: nn.Module) -> bool:
         type(p).__name__ == "_SpectralNorm"
         for m in module.modules() if parametrize.is_parametrized(m)
         for plist in m.parametrizations.values() for p in plist
-    )  # fmt: skip
+    )
 
 
 @contextmanager

@@ -4,8 +4,9 @@ Read the Docs and `make docs-deps` install the documentation toolchain without t
 (torch is not needed to build the site); the extra in pyproject.toml stays the one list of it.
 """
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 

@@ -31,7 +31,7 @@ def fast_trainer(tmp_path, **kwargs):
     defaults = dict(
         accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-    )  # fmt: skip
+    )
     return L.Trainer(**{**defaults, **kwargs})
 
 
@@ -52,7 +52,7 @@ SLOW = (
     "tests/test_benchmark_robgan.py", "tests/test_benchmark_stabilizers.py", "tests/modules/test_compile.py::test_compiles",
     "tests/test_resume.py::test_toy2d_kill_and_resume", "tests/test_resume.py::test_images_with_dat_kill_and_resume",
     "tests/test_resume.py::test_a_kill_during_a_checkpoint_save",
-)  # fmt: skip
+)
 
 
 def pytest_collection_modifyitems(config, items):

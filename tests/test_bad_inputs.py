@@ -63,7 +63,7 @@ def inputs(tmp_path_factory):
     main(["fit", "--config", TOY, "--model.init_args.max_iterations=2", "--model.init_args.hidden=8",
           f"--trainer.logger.init_args.save_dir={out}", "--trainer.enable_progress_bar=false",
           "--trainer.enable_model_summary=false",
-          '--trainer.callbacks=[{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"every_n_train_steps": 4, "save_last": true}}]'])  # fmt: skip
+          '--trainer.callbacks=[{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"every_n_train_steps": 4, "save_last": true}}]'])
     (ckpt,) = out.rglob("last.ckpt")
     (root / "truncated.ckpt").write_bytes(ckpt.read_bytes()[:3000])
     image_config = {
@@ -73,7 +73,7 @@ def inputs(tmp_path_factory):
                     "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "OUT", "name": "img"}}},
         "model": {"class_path": "datgan_lightning.modules.DCGAN", "init_args": {"ngf": 4, "ndf": 4, "max_iterations": 5}},
         "data": {"class_path": "datgan_lightning.data.ImageFolder", "init_args": {"root": str(root / "images"), "image_size": 32, "batch_size": 2}},
-    }  # fmt: skip
+    }
     (root / "image.yaml").write_text(yaml.safe_dump(image_config))
     image_config["model"]["init_args"]["channels"] = 1  # the MNIST config's single channel; the checkpoint's 3 replace it
     image_config["data"] = {"class_path": "datgan_lightning.data.NpzImages", "init_args": {"path": str(root / "gray.npz"), "batch_size": 2}}
@@ -130,7 +130,7 @@ CASES = [
     ("checkpoint of another model", image("--ckpt_path={ckpt}"), r"holds a Toy2DGAN .* but the config builds a DCGAN"),
     ("resume with another net size", toy("--ckpt_path={ckpt}", "--model.init_args.hidden=32", "--model.init_args.max_iterations=4"), r"weights do not fit the model .*cannot change on resume"),
     ("evaluate without checkpoint", raw("evaluate", "--config", "{image}", "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics",
-                                        "--trainer.logger.init_args.save_dir={out}"), r"evaluate: --ckpt_path is required"),  # fmt: skip
+                                        "--trainer.logger.init_args.save_dir={out}"), r"evaluate: --ckpt_path is required"),
     ("output folder under a file", toy("--trainer.logger.init_args.save_dir={root}/a_file.txt/runs"), r"a_file\.txt' is not a directory"),
     # data
     ("missing image root", image("--data.init_args.root={root}/absent"), r"ImageFolder: no image folder found at root='.*absent'"),
@@ -144,7 +144,7 @@ CASES = [
     ("empty .npz", image("--data=datgan_lightning.data.NpzImages", "--data.init_args.path={root}/empty.npz"), r"NpzImages: the training set at path='.*empty\.npz' has no samples"),
     ("evaluate a checkpoint whose nets do not fit the data", raw("evaluate", "--config", "{root}/gray.yaml", "--ckpt_path={root}/color.ckpt",
         "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics", "--trainer.logger.init_args.save_dir={out}"),
-        r"evaluate: the checkpoint's DCGAN generates samples of shape \(3, 32, 32\) but NpzImages yields \(1, 32, 32\)"),  # fmt: skip
+        r"evaluate: the checkpoint's DCGAN generates samples of shape \(3, 32, 32\) but NpzImages yields \(1, 32, 32\)"),
     ("fit from weights that are not a Lightning checkpoint", image("--ckpt_path={root}/weights_only.ckpt"),
         r"--ckpt_path .*weights_only\.ckpt: the file holds weights but is not a Lightning checkpoint"),
     *[("an accelerator the machine does not have", image("--trainer.accelerator=gpu"),
@@ -228,7 +228,7 @@ def test_the_command_prints_one_line_on_the_real_stderr(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "datgan_lightning.cli", "fit", "--config", TOY, f"--trainer.logger.init_args.save_dir={tmp_path}", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and message in done.stderr, done.stderr
     assert list(tmp_path.iterdir()) == []
@@ -247,7 +247,7 @@ def test_help_stays_long(capsys):
     (lambda v: PGD(eps=v), "eps", -math.inf),
     (lambda v: DAT(data_range=(-1.0, v)), "data_range_high", math.inf),
     (lambda v: GaussianMixture2D(std=v), "std", math.nan),
-])  # fmt: skip
+])
 def test_python_api_rejects_nan_and_inf_with_the_commands_sentence(make, name, value):
     with pytest.raises(ValueError) as info:
         make(value)

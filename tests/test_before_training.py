@@ -70,7 +70,7 @@ def test_a_corrupt_weights_file_is_named(tmp_path):
 def _image_quality(extractor):
     callback = {"class_path": "datgan_lightning.callbacks.ImageQualityMetrics",
                 "init_args": {"extractor": extractor, "every_n_iterations": 1, "splits": ["train"], "num_real": {"train": 4},
-                              "num_fake": {"train": 4}, "batch_size": 4, "cache_dir": None}}  # fmt: skip
+                              "num_fake": {"train": 4}, "batch_size": 4, "cache_dir": None}}
     return f"--trainer.callbacks+={json.dumps(callback)}"
 
 
@@ -81,7 +81,7 @@ def tiny_images(tmp_path):
     return ["fit", "--model=datgan_lightning.modules.DCGAN", "--model.init_args.ngf=2", "--model.init_args.ndf=2",
             "--model.init_args.max_iterations=2", "--data=datgan_lightning.data.NpzImages", f"--data.init_args.path={path}",
             "--data.init_args.batch_size=4", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-            "--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.max_epochs=-1"]  # fmt: skip
+            "--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.max_epochs=-1"]
 
 
 def _fails_before_training(args, out, capsys, monkeypatch):
@@ -101,13 +101,13 @@ def _fails_before_training(args, out, capsys, monkeypatch):
 
 def test_fit_with_unavailable_inception_weights_stops_before_the_first_step(tiny_images, tmp_path, no_inception_download, capsys, monkeypatch):
     line = _fails_before_training([*tiny_images, _image_quality({"class_path": "datgan_lightning.metrics.InceptionV3Features"})],
-                                  tmp_path / "out", capsys, monkeypatch)  # fmt: skip
+                                  tmp_path / "out", capsys, monkeypatch)
     assert "the InceptionV3 weights are not cached and cannot be downloaded" in line and "weights_path" in line, line
 
 
 def test_fit_with_an_extractor_that_cannot_be_built_stops_before_the_first_step(tiny_images, tmp_path, capsys, monkeypatch):
     line = _fails_before_training([*tiny_images, _image_quality({"class_path": "tests.test_before_training.BrokenExtractor"})],
-                                  tmp_path / "out", capsys, monkeypatch)  # fmt: skip
+                                  tmp_path / "out", capsys, monkeypatch)
     assert re.search(r"error: ImageMetrics: the feature network of metrics\['fid'\] \(BrokenExtractor\) cannot be built "
                      r"\(FileNotFoundError: no such file: net\.pt\); fix its options or use another extractor\.$", line), line
 
@@ -116,7 +116,7 @@ def test_fit_with_an_extractor_that_cannot_be_built_stops_before_the_first_step(
 def _toy_with_checkpoint_in(dirpath):
     callback = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"dirpath": str(dirpath), "save_last": True}}
     return ["fit", "--config", TOY, "--model.init_args.hidden=8", "--model.init_args.max_iterations=2",
-            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", f"--trainer.callbacks+={json.dumps(callback)}"]  # fmt: skip
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", f"--trainer.callbacks+={json.dumps(callback)}"]
 
 
 def test_a_checkpoint_dirpath_under_a_file_is_refused_before_the_first_step(tmp_path, capsys, monkeypatch):

@@ -1,8 +1,8 @@
 """The datgan CLI: every config parses and instantiates; a toy config trains from Python via main([...])."""
 
 import csv
-import re
 import json
+import re
 
 import pytest
 import yaml
@@ -46,7 +46,7 @@ def test_there_are_toy_configs():
 @pytest.mark.parametrize("config", TOY_CONFIGS, ids=lambda p: p.relative_to(CONFIGS).as_posix())
 def test_toy_config_instantiates(config, tmp_path):
     cli = create_cli(["--config", str(config), f"--trainer.default_root_dir={tmp_path}",
-                      f"--trainer.logger.init_args.save_dir={tmp_path}"], run=False)  # fmt: skip
+                      f"--trainer.logger.init_args.save_dir={tmp_path}"], run=False)
     assert isinstance(cli.model, GAN) and cli.trainer.max_epochs == -1
     assert (cli.model.perturbation is not None) == ("dat" in config.stem)
 
@@ -81,7 +81,7 @@ def test_cli_overrides_reach_the_strategy(tmp_path):
         ["--config", str(config), "--config", str(_fast_overrides(tmp_path)),
          "--model.init_args.perturbation.init_args.eps=0.6", "--model.init_args.perturbation.init_args.steps=2"],
         run=False,
-    )  # fmt: skip
+    )
     assert cli.model.perturbation.eps == 0.6 and cli.model.perturbation.steps == 2
 
 
@@ -108,7 +108,7 @@ def test_sngan_cifar10_subset_config_fits_two_iterations(tmp_path, monkeypatch, 
     config = CONFIGS / "cpu" / "sngan_cifar10_subset_dat.yaml"
     main(["fit", "--config", str(config), f"--trainer.logger.init_args.save_dir={tmp_path}",
           "--trainer.logger.init_args.name=subset", "--trainer.enable_progress_bar=false", "--model.init_args.ngf=8", "--model.init_args.ndf=8",
-          "--model.init_args.max_iterations=2", "--data.init_args.batch_size=4"])  # fmt: skip
+          "--model.init_args.max_iterations=2", "--data.init_args.batch_size=4"])
     (run,) = (tmp_path / "subset").iterdir()
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert f"Outputs of this run: {run}/" in capsys.readouterr().out  # image configs say where their outputs went
@@ -140,6 +140,6 @@ def test_every_run_gets_resume_state_divergence_guard_and_atomic_checkpoints(tmp
     assert kinds.count(ResumeState) == 1 and kinds.count(DivergenceGuard) == 1
     assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     own = create_cli(["--config", str(config), "--config", str(_fast_overrides(tmp_path)),
-                      "--trainer.callbacks+=datgan_lightning.callbacks.DivergenceGuard", "--trainer.callbacks.on_nonfinite=skip"], run=False)  # fmt: skip
+                      "--trainer.callbacks+=datgan_lightning.callbacks.DivergenceGuard", "--trainer.callbacks.on_nonfinite=skip"], run=False)
     (guard,) = [c for c in own.trainer.callbacks if isinstance(c, DivergenceGuard)]
     assert guard.on_nonfinite == "skip"

@@ -21,7 +21,7 @@ def test_compare_trains_both_and_writes_table_and_two_panel_figure(tmp_path, mon
     assert [ax.get_title().split(":")[0] for ax in result["figure"].axes] == ["GAN", "GAN+DAT"]
     (legend,) = result["figure"].legends  # issue 25.12: what the marks mean
     assert [t.get_text() for t in legend.get_texts()] == [
-        "generated samples", "mode centres", "3 std circles (radius 0.15)", "column weight (share of the data)"]  # fmt: skip
+        "generated samples", "mode centres", "3 std circles (radius 0.15)", "column weight (share of the data)"]
     for ax in result["figure"].axes:  # the imbalanced mixture's columns, left to right (data/mixture.py: 0.15/0.05/0.8)
         assert [t.get_text() for t in ax.texts] == ["15%", "5%", "80%"]
     for name in ("gan_imbalanced", "gan_dat_imbalanced"):

@@ -10,7 +10,7 @@ import torch
 from datgan_lightning.adversarial import DAT, DATT, FGSM
 from datgan_lightning.cli import create_cli, main
 from datgan_lightning.metrics import InceptionV3Features
-from datgan_lightning.modules import DCGAN, SNGAN, WGAN, InfoMaxGAN, SSGAN
+from datgan_lightning.modules import DCGAN, SNGAN, SSGAN, WGAN, InfoMaxGAN
 from datgan_lightning.regularizers import AR, GP, LP, R1, R2, RFM, ZeroGP
 from tests.conftest import CONFIGS
 
@@ -21,7 +21,7 @@ DATASETS = {"cifar10": 32, "cifar100": 32, "stl10": 48, "tiny_imagenet": 64, "ls
 
 def _cli(config, tmp_path, *extra):
     return create_cli(["--config", str(config), f"--trainer.default_root_dir={tmp_path}",
-                       f"--trainer.logger.init_args.save_dir={tmp_path}", *extra], run=False)  # fmt: skip
+                       f"--trainer.logger.init_args.save_dir={tmp_path}", *extra], run=False)
 
 
 def test_table2_grid_and_cifar10_baselines_are_all_there():
@@ -59,7 +59,7 @@ SMALL_CALLBACKS = json.dumps([
     {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"save_last": True}},
     {"class_path": "datgan_lightning.callbacks.RobustnessMetrics", "init_args": {"num_samples": 4, "max_iterations": 3}},
     {"class_path": "datgan_lightning.callbacks.SampleGrid", "init_args": {"num_samples": 4, "nrow": 2}},
-])  # fmt: skip
+])
 
 
 def test_table2_trainer_scores_with_the_papers_protocol(tmp_path):
@@ -96,7 +96,7 @@ def _train_one_iteration(config, tmp_path, *overlay):
           f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false",
           "--trainer.enable_model_summary=false", "--model.init_args.max_iterations=1", *_tiny_model_args(config),
           "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}", "--data.batch_size=2",
-          f"--trainer.callbacks={SMALL_CALLBACKS}"])  # fmt: skip
+          f"--trainer.callbacks={SMALL_CALLBACKS}"])
     (checkpoint,) = tmp_path.rglob("last.ckpt")
     assert model_class.load_from_checkpoint(checkpoint).generator_iterations == 1
 
@@ -166,7 +166,7 @@ def test_regularizers_list_from_files_inline_or_the_command_line(tmp_path):
         f"    regularizers:\n      - {gp}\n      - class_path: datgan_lightning.regularizers.R1\n        init_args: {{weight: 2.0, every: 4}}\n"
         f"data:\n  class_path: datgan_lightning.data.NpzImages\n  init_args: {{path: {tmp_path / 'absent.npz'}}}\n"
         f"trainer: {CONFIGS / 'trainer' / 'cpu.yaml'}\n"
-    )  # fmt: skip
+    )
 
     def regs(*extra):
         return [(type(r), r.weight, r.every) for r in _cli(run, tmp_path, *extra).model.regularizers]
@@ -175,7 +175,7 @@ def test_regularizers_list_from_files_inline_or_the_command_line(tmp_path):
     assert regs(f"--model.init_args.regularizers+={r1}") == [(GP, 10.0, 1), (R1, 2.0, 4), (R1, 5.0, 1)]
     assert regs(f"--model.init_args.regularizers=[{r1}]") == [(R1, 5.0, 1)]
     assert regs("--model.init_args.regularizers+=datgan_lightning.regularizers.LP", "--model.init_args.regularizers.weight=3") == [
-        (GP, 10.0, 1), (R1, 2.0, 4), (LP, 3.0, 1)]  # fmt: skip
+        (GP, 10.0, 1), (R1, 2.0, 4), (LP, 3.0, 1)]
     assert regs("--model.init_args.regularizers=[]") == []
     # and with a perturbation on the same D step
     model = _cli(run, tmp_path, f"--model.init_args.perturbation={CONFIGS / 'perturbation' / 'dat.yaml'}").model
@@ -185,7 +185,7 @@ def test_regularizers_list_from_files_inline_or_the_command_line(tmp_path):
 def test_a_bad_regularizer_option_in_a_config_is_one_sentence(tmp_path, capsys):
     with pytest.raises(SystemExit):
         _cli(CONFIGS / "cpu" / "table3_ns.yaml", tmp_path, f"--model.init_args.regularizers=[{CONFIGS / 'regularizers' / 'gp.yaml'}]",
-             "--model.init_args.regularizers.weight=-1")  # fmt: skip
+             "--model.init_args.regularizers.weight=-1")
     assert "GP: weight=-1.0 is invalid; use a finite number >= 0" in capsys.readouterr().err
 
 
@@ -210,7 +210,7 @@ def test_method_overlays_stack_and_none_clears(tmp_path):
     both = _cli(base, tmp_path, "--config", str(methods / "gp.yaml"), "--config", str(methods / "dat.yaml")).model
     assert [type(r) for r in both.regularizers] == [GP] and type(both.perturbation) is DAT
     cleared = _cli(base, tmp_path, "--config", str(methods / "gp.yaml"), "--config", str(methods / "dat.yaml"),
-                   "--config", str(methods / "none.yaml")).model  # fmt: skip
+                   "--config", str(methods / "none.yaml")).model
     assert _method_of(cleared) == "none"
 
 
@@ -231,7 +231,7 @@ def test_table4_rows_place_dat_where_the_table_says(row, tmp_path):
 @pytest.mark.parametrize("eps,steps", [(0.2, 1), (0.6, 2), (1.0, 5), (3.0, 1)])
 def test_fig6_and_fig7_are_command_line_overrides_of_the_dat_config(eps, steps, tmp_path):
     p = _cli(CONFIGS / "table2" / "sngan_cifar10_dat.yaml", tmp_path, f"--model.init_args.perturbation.init_args.eps={eps}",
-             f"--model.init_args.perturbation.init_args.steps={steps}").model.perturbation  # fmt: skip
+             f"--model.init_args.perturbation.init_args.steps={steps}").model.perturbation
     assert type(p) is DAT and (p.eps, p.steps, p.positions, p.variant) == (eps, steps, ("real", "fake"), "batch")
 
 
@@ -277,7 +277,7 @@ def test_robgan_configs_build_as_the_paper_and_train_one_iteration_on_labelled_i
     ROBGAN_CALLBACKS = json.dumps([
         {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"save_last": True}},
         {"class_path": "datgan_lightning.callbacks.ClassifierRobustness", "init_args": {"num_samples": 4, "steps": 2}},
-    ])  # fmt: skip
+    ])
     for name, resolution, classes in (("robgan_cifar10", 32, 10), ("robgan_imagenet143_64", 64, 143)):
         model = _cli(CONFIGS / "robgan" / f"{name}.yaml", tmp_path, "--model.init_args.ngf=2", "--model.init_args.ndf=2").model
         assert type(model) is RobGAN and model.generator.output_shape == (3, resolution, resolution)
@@ -288,16 +288,16 @@ def test_robgan_configs_build_as_the_paper_and_train_one_iteration_on_labelled_i
     common = [f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
               "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--model.init_args.ngf=2",
               "--model.init_args.ndf=2", "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}",
-              "--data.batch_size=2", f"--trainer.callbacks={ROBGAN_CALLBACKS}"]  # fmt: skip
+              "--data.batch_size=2", f"--trainer.callbacks={ROBGAN_CALLBACKS}"]
     main(["fit", "--config", str(CONFIGS / "robgan" / "cifar10_subset_cpu.yaml"), "--model.init_args.max_iterations=1", *common])
     (checkpoint,) = tmp_path.rglob("last.ckpt")
     assert RobGAN.load_from_checkpoint(checkpoint).generator_iterations == 1
 
 
 def test_robgan_finetune_configs_build_as_the_paper_and_train_one_step(tmp_path):
-    from datgan_lightning.modules import RobGAN, RobGANFinetune
     from torch.utils.data import DataLoader, TensorDataset
 
+    from datgan_lightning.modules import RobGAN, RobGANFinetune
     from tests.conftest import fast_trainer
 
     cotrain = RobGAN(num_classes=10, ngf=2, ndf=2, max_iterations=1)
@@ -312,6 +312,6 @@ def test_robgan_finetune_configs_build_as_the_paper_and_train_one_step(tmp_path)
           f"--model.init_args.checkpoint={tmp_path / 'cotrained.ckpt'}", f"--trainer.default_root_dir={tmp_path / 'ft'}",
           f"--trainer.logger.init_args.save_dir={tmp_path / 'ft'}", "--trainer.enable_progress_bar=false",
           "--trainer.enable_model_summary=false", "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}",
-          "--data.batch_size=2", "--trainer.callbacks=[{class_path: lightning.pytorch.callbacks.ModelCheckpoint, init_args: {save_last: true}}]"])  # fmt: skip
+          "--data.batch_size=2", "--trainer.callbacks=[{class_path: lightning.pytorch.callbacks.ModelCheckpoint, init_args: {save_last: true}}]"])
     (finetuned,) = (tmp_path / "ft").rglob("last.ckpt")
     assert RobGANFinetune.load_from_checkpoint(finetuned).generator_iterations == 1

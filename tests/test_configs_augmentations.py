@@ -45,15 +45,15 @@ def test_augmentation_and_stabilizer_files_have_their_papers_defaults():
                    f"--model.init_args.augmentations=[{CONFIGS / 'augmentations' / 'ada.yaml'}]"]),
     ],
     ids=["diffaugment", "dat+ada+lecam+bcr"],
-)  # fmt: skip
+)
 def test_cpu_limited_data_config_trains_one_generator_iteration(config, extra, tmp_path):
     args = ["--config", str(CONFIGS / config), f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
-            f"--data.path={SUBSET}", "--data.batch_size=4", *TINY, *extra]  # fmt: skip
+            f"--data.path={SUBSET}", "--data.batch_size=4", *TINY, *extra]
     model = create_cli(args, run=False).model
     assert type(model) is SNGAN and len(model.augmentations) == 1
     assert isinstance(model.perturbation, DAT) == config.endswith("_dat.yaml")
     main(["fit", *args, "--model.init_args.max_iterations=1", "--trainer.enable_progress_bar=false",
-          "--trainer.enable_model_summary=false", f"--trainer.callbacks={CALLBACKS}"])  # fmt: skip
+          "--trainer.enable_model_summary=false", f"--trainer.callbacks={CALLBACKS}"])
     (checkpoint,) = tmp_path.rglob("last.ckpt")
     loaded = SNGAN.load_from_checkpoint(checkpoint)
     assert loaded.generator_iterations == 1

@@ -22,7 +22,7 @@ def test_projection_configs_build_and_the_cpu_one_trains_with_dat(tmp_path):
           f"--model.init_args.perturbation={CONFIGS / 'perturbation' / 'dat.yaml'}", "--model.init_args.max_iterations=1",
           f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
           "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", *TINY,
-          "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}", "--data.batch_size=2"])  # fmt: skip
+          "--data=datgan_lightning.data.NpzImages", f"--data.path={tmp_path / 'images.npz'}", "--data.batch_size=2"])
     (checkpoint,) = tmp_path.rglob("last.ckpt")
     trained = ProjectionGAN.load_from_checkpoint(checkpoint)
     assert trained.generator_iterations == 1 and isinstance(trained.perturbation, DAT)

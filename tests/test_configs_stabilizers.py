@@ -32,7 +32,7 @@ BASES = {"gpu": ("table2/sngan_cifar10.yaml", CIFAR10), "cpu": ("cpu/sngan_cifar
 
 def _arguments(base, fraction, method, tmp_path):
     return ["--config", str(CONFIGS / base), "--config", str(STABILIZERS / f"{fraction}.yaml"), "--config", str(STABILIZERS / f"{method}.yaml"),
-            f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}"]  # fmt: skip
+            f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}"]
 
 
 def _check_model(model, method):
@@ -71,7 +71,7 @@ def test_every_method_trains_one_generator_iteration_on_the_cpu_subset(method, t
     args = [*_arguments(BASES["cpu"][0], "data_10", method, tmp_path), f"--data.path={SUBSET}", "--data.batch_size=4", *TINY,
             "--model.init_args.max_iterations=1", "--trainer.callbacks=[]",
             "--trainer.enable_checkpointing=false", "--trainer.logger=false", "--trainer.enable_progress_bar=false",
-            "--trainer.enable_model_summary=false"]  # fmt: skip
+            "--trainer.enable_model_summary=false"]
     cli = create_cli(args, run=False)
     _check_model(cli.model, method)
     cli.trainer.fit(cli.model, cli.datamodule)

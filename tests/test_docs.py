@@ -30,7 +30,7 @@ def test_public_objects_are_the_exports_and_the_api_modules():
     assert expected["datgan_lightning.nets.MLPGenerator"] == {  # documented once, in its subpackage, counts
         "datgan_lightning.nets.MLPGenerator", "datgan_lightning.nets.mlp.MLPGenerator", "datgan_lightning.nets.mlp.mlp_2d.MLPGenerator"}
     assert {"datgan_lightning.adversarial.DAT", "datgan_lightning.nets.sngan.SNGANGenerator32",
-            "datgan_lightning.losses.get_loss", "datgan_lightning.adversarial.POSITIONS"} <= expected.keys()  # fmt: skip
+            "datgan_lightning.losses.get_loss", "datgan_lightning.adversarial.POSITIONS"} <= expected.keys()
     assert "datgan_lightning.checks.require" not in expected  # internal: no __all__, not an API module
     assert not any(name.rsplit(".", 1)[1].startswith("_") for name in expected)
 
@@ -41,7 +41,7 @@ def test_reproduction_page_shows_the_figures_it_names():
         "Plot: [`results/ablation_fig4.png`](results/ablation_fig4.png), again `benchmarks/results/ablation_fig4.png`.",
         "```markdown\n\n[`results/ablation_fig4.png`](results/ablation_fig4.png)\n\n```",
         "Missing: [`results/none.png`](results/none.png).",
-    ])  # fmt: skip
+    ])
     rendered = reproduction.with_figures(markdown)
     paragraphs = rendered.split("\n\n")
     assert paragraphs[1] == "![ablation_fig4.png](results/ablation_fig4.png)"  # once, after its paragraph
@@ -63,7 +63,7 @@ def site_copy(tmp_path):
 
 def strict_build(root):
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
-                          cwd=root, capture_output=True, text=True, timeout=300)  # fmt: skip
+                          cwd=root, capture_output=True, text=True, timeout=300)
 
 
 def test_broken_cross_reference_fails_the_build(tmp_path):

@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 FRAMEWORKS = ("lightning", "pytorch_lightning", "lightning_fabric", "torchmetrics", "jsonargparse")
 PLAIN = ["datgan_lightning", "datgan_lightning.adversarial", "datgan_lightning.losses", "datgan_lightning.nets",
-         "datgan_lightning.regularizers", "datgan_lightning.augmentations", "datgan_lightning.checks", "datgan_lightning.errors"]  # fmt: skip
+         "datgan_lightning.regularizers", "datgan_lightning.augmentations", "datgan_lightning.checks", "datgan_lightning.errors"]
 CHECK = "import importlib, sys; importlib.import_module({module!r}); print(sorted(m for m in {frameworks!r} if m in sys.modules))"
 
 
@@ -30,5 +30,5 @@ def test_plain_pieces_import_without_lightning(module):
 
 def test_importing_the_modules_registers_gan_ddp():
     code = ("import datgan_lightning.modules, lightning as L; t = L.Trainer(accelerator='cpu', devices=1, strategy='gan_ddp', "
-            "logger=False, enable_progress_bar=False); print(type(t.strategy).__name__)")  # fmt: skip
+            "logger=False, enable_progress_bar=False); print(type(t.strategy).__name__)")
     assert _python(code) == "GANDDPStrategy"

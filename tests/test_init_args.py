@@ -26,7 +26,7 @@ EARLIER = {
     "ada": {"class_path": "datgan_lightning.augmentations.ada.AdaptiveAugment", "init_args": {
         "policy": "color,translation,cutout", "target": 0.6, "speed": 1000.0, "interval": 4, "p_init": 0.1, "translation": 0.125, "cutout": 0.5}},
     "diffaugment": {"class_path": DIFF, "init_args": {"policy": "color,cutout", "probability": 0.5, "translation": 0.125, "cutout": 0.5}},
-}  # fmt: skip
+}
 
 
 def test_earlier_configs_build_the_same_objects():
@@ -54,7 +54,7 @@ def test_a_gan_built_from_earlier_hparams_trains_saves_and_loads(tmp_path):
     from tests.conftest import fast_trainer, image_loader
 
     model = DCGAN(ngf=4, ndf=4, latent_dim=8, channels=1, max_iterations=1,
-                  regularizers=[EARLIER["lecam"], EARLIER["cr"]], augmentations=[EARLIER["diffaugment"]])  # fmt: skip
+                  regularizers=[EARLIER["lecam"], EARLIER["cr"]], augmentations=[EARLIER["diffaugment"]])
     assert model.hparams["regularizers"][1] == EARLIER["cr"] and model.hparams["augmentations"] == [EARLIER["diffaugment"]]
     assert model.hparams["regularizers"][0]["init_args"] == {**EARLIER["lecam"]["init_args"], "warmup": "restart", "delay": 0}  # added since
     trainer = fast_trainer(tmp_path, max_steps=2)

@@ -46,7 +46,7 @@ def test_dat_perturbation_under_autocast_equals_fp32(dtype, variant):
 def _fit(model, precision=None, plugins=None, iterations=3):
     L.seed_everything(0, verbose=False)
     trainer = L.Trainer(accelerator="cpu", precision=precision, plugins=plugins, logger=False, log_every_n_steps=1,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     losses = []
 
     class Record(L.Callback):

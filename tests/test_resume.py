@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ CHECKPOINT_EVERY_10 = ('--trainer.callbacks+={"class_path": "lightning.pytorch.c
 
 def _datgan(args, out, **popen):
     command = [sys.executable, "-m", "datgan_lightning.cli", "fit", *args, f"--trainer.logger.init_args.save_dir={out}",
-               "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--threads=1"]  # fmt: skip
+               "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--threads=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
@@ -67,7 +66,7 @@ def _assert_bitwise_equal(a, b):
 
 def test_toy2d_kill_and_resume_is_bitwise_the_uninterrupted_run(tmp_path):
     args = ["--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), "--model.init_args.hidden=16",
-            "--model.init_args.max_iterations=60", "--trainer.callbacks=[]", CHECKPOINT_EVERY_10]  # fmt: skip
+            "--model.init_args.max_iterations=60", "--trainer.callbacks=[]", CHECKPOINT_EVERY_10]
     full, resumed, interrupted = _kill_resume_compare(args, kill_at=27, tmp_path=tmp_path)
     assert interrupted["generator_iterations"] == 20 and full["generator_iterations"] == 60
     _assert_bitwise_equal(full, resumed)
@@ -79,7 +78,7 @@ def test_ctrl_c_saves_the_interrupted_iteration_and_its_printed_command_resumes_
     at 27 and prints the resume command, shell-quoted (the output folder has a space); that command, run as
     printed, ends with the weights of the uninterrupted run."""
     args = ["--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), "--model.init_args.hidden=16",
-            "--model.init_args.max_iterations=60", "--trainer.callbacks=[]", CHECKPOINT_EVERY_10]  # fmt: skip
+            "--model.init_args.max_iterations=60", "--trainer.callbacks=[]", CHECKPOINT_EVERY_10]
     full = _datgan(args, tmp_path / "full")
     interrupted_dir = tmp_path / "ctrl c"
     code, out, err = _finish(_datgan([*args, "--trainer.callbacks+=tests.callbacks.helpers.InterruptAt", "--trainer.callbacks.iteration=27"], interrupted_dir))
@@ -119,7 +118,7 @@ def test_images_with_dat_kill_and_resume_is_bitwise_the_uninterrupted_run(tiny_n
                   "init_args": {"ngf": 4, "ndf": 4, "latent_dim": 8, "max_iterations": 20, "ema_decay": 0.9,
                                 "perturbation": {"class_path": "datgan_lightning.adversarial.DAT", "init_args": {"eps": 1.0}}}},
         "data": {"class_path": "datgan_lightning.data.NpzImages", "init_args": {"path": str(tiny_npz), "batch_size": 4, "seed": 3}},
-    }  # fmt: skip
+    }
     path = tmp_path / "npz.yaml"
     path.write_text(yaml.safe_dump(config))
     full, resumed, interrupted = _kill_resume_compare(["--config", str(path)], kill_at=14, tmp_path=tmp_path)
@@ -132,7 +131,7 @@ def test_images_with_dat_kill_and_resume_is_bitwise_the_uninterrupted_run(tiny_n
 
 def test_explicit_options_win_over_the_checkpoint_and_extend_the_run(tmp_path, capsys):
     checkpointing = ["--trainer.callbacks=[]", '--trainer.callbacks+={"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", '
-                     '"init_args": {"every_n_train_steps": 8, "save_last": true}}', "--trainer.enable_progress_bar=false"]  # fmt: skip
+                     '"init_args": {"every_n_train_steps": 8, "save_last": true}}', "--trainer.enable_progress_bar=false"]
     config = ["fit", "--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), *checkpointing]
     main([*config, "--model.init_args.hidden=8", "--model.init_args.max_iterations=4", f"--trainer.logger.init_args.save_dir={tmp_path / 'first'}"])
     first, ckpt = _last(tmp_path / "first")
@@ -144,7 +143,7 @@ def test_explicit_options_win_over_the_checkpoint_and_extend_the_run(tmp_path, c
     assert exit_info.value.code == 0 and not (tmp_path / "again").exists()
     assert "Nothing to train: the checkpoint has finished its run (4 of max_iterations=4" in capsys.readouterr().out
     main([*config, f"--ckpt_path={ckpt}", "--model.init_args.max_iterations=8", "--model.init_args.lr_g=0.0005",
-          f"--trainer.logger.init_args.save_dir={tmp_path / 'second run'}"])  # fmt: skip
+          f"--trainer.logger.init_args.save_dir={tmp_path / 'second run'}"])
     second, written = _last(tmp_path / "second run")
     assert second["generator_iterations"] == 8  # a finished run was extended
     assert second["hyper_parameters"]["lr_g"] == 0.0005 and second["hyper_parameters"]["hidden"] == 8
@@ -168,7 +167,7 @@ def test_a_run_folder_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_path,
     lock.write_text(f"{os.getppid()}\n")  # a live process that is not this one
     args = ["fit", "--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), "--model.init_args.hidden=8", "--model.init_args.max_iterations=2",
             "--trainer.callbacks=[]", f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.logger.init_args.version=0",
-            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]  # fmt: skip
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -200,7 +199,7 @@ def test_resumable_loader_continues_the_epoch_and_the_next_ones(num_workers):
 
     def loader():
         return ResumableDataLoader(data, batch_size=4, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(1),
-                                   num_workers=num_workers, persistent_workers=num_workers > 0)  # fmt: skip
+                                   num_workers=num_workers, persistent_workers=num_workers > 0)
 
     def epoch(loader, skip=0):  # as Lightning consumes a sized loader: len(loader) batches, never past its end
         iterator = iter(loader)
@@ -254,16 +253,16 @@ main(sys.argv[1:])
 def test_a_kill_during_a_checkpoint_save_leaves_the_previous_last_ckpt_loadable(tmp_path):
     args = ["fit", "--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), "--model.init_args.hidden=8", "--model.init_args.max_iterations=6",
             "--trainer.callbacks=[]", CHECKPOINT_EVERY_10.replace('"every_n_train_steps": 20', '"every_n_train_steps": 4'),
-            f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false", "--threads=1"]  # fmt: skip
+            f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false", "--threads=1"]
     process = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)})  # fmt: skip
+                               env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)})
     try:
         for line in process.stdout:
             if line.startswith("SLOW SAVE"):
                 break
         else:
             pytest.fail("torch.save never wrote last.ckpt to a file path: checkpoints do not go through AtomicCheckpointIO; "
-                        + process.stderr.read()[-2000:])  # fmt: skip
+                        + process.stderr.read()[-2000:])
         process.kill()  # SIGKILL in the middle of writing the second last.ckpt
     finally:
         process.kill()

@@ -121,7 +121,7 @@ class DAT(PerturbationStrategy):
         return target_real.detach(), target_fake.detach()
 
     def _attack_objective(self, d_real: Tensor, d_fake: Tensor, targets: tuple[Tensor, Tensor],
-                          means: tuple[Tensor, Tensor] | None) -> Tensor:  # fmt: skip
+                          means: tuple[Tensor, Tensor] | None) -> Tensor:
         """The distance to the targets that the perturbation descends. The batch variant's ``means`` are
         global (straight-through: their gradient reaches only this rank's rows, with one device's 1/N);
         the sample variant's terms are per sample, summed, so this rank's rows are all it needs."""

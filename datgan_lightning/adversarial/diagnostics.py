@@ -57,7 +57,7 @@ def spectral_norm_modules(module: nn.Module) -> list[nn.Module]:
         for m in module.modules() if parametrize.is_parametrized(m)
         for plist in m.parametrizations.values() for p in plist
         if type(p).__name__ == "_SpectralNorm"
-    ]  # fmt: skip
+    ]
 
 
 @contextmanager

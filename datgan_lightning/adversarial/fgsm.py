@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import POSITIONS, PerturbationStrategy

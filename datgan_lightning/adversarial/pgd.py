@@ -65,7 +65,7 @@ def _project(x: Tensor, clean: Tensor, eps: float | None, data_range: tuple[floa
 
 
 def label_attack(classify: Any, x: Tensor, labels: Tensor, eps: float, steps: int, step_size: float,
-                 data_range: tuple[float, float] | None = (-1.0, 1.0)) -> Tensor:  # fmt: skip
+                 data_range: tuple[float, float] | None = (-1.0, 1.0)) -> Tensor:
     """Untargeted L-inf PGD on the class loss ``CE(classify(x), labels)`` (Rob-GAN's ``attack_label_Linf_PGD``:
     fine-tuning and accuracy under attack). The caller sets the model's mode."""
     return pgd_ascent(lambda v: F.cross_entropy(classify(v), labels, reduction="sum"), x, eps, steps, step_size, data_range)
@@ -131,7 +131,7 @@ class PGD(PerturbationStrategy):
 
         with eval_mode(*[discriminator] if self.eval_mode else []):
             attacked = pgd_ascent(objective, [real if n == "real" else fake for n in selected], self.eps, self.steps,
-                                  self.step_size, self.data_range)  # fmt: skip
+                                  self.step_size, self.data_range)
         out = {"real": real, "fake": fake, **dict(zip(selected, attacked))}
         for name in selected:  # pgd_ascent keeps its gradients to itself: sizes only, no grad_norm
             self._record(name, real if name == "real" else fake, out[name])

@@ -28,7 +28,7 @@ class ClassifierRobustness(EveryNIterations):
     json_name = "classifier_robustness.json"
 
     def __init__(self, every_n_iterations: int = 1000, eps_list: Sequence[float] = (0.0, 0.02, 0.04, 0.08), steps: int = 20,
-                 step_size: float | None = None, num_samples: int = 500, batch_size: int = 100) -> None:  # fmt: skip
+                 step_size: float | None = None, num_samples: int = 500, batch_size: int = 100) -> None:
         super().__init__(every_n_iterations)
         if min(eps_list, default=-1) < 0 or steps < 1 or num_samples < 1 or batch_size < 1:
             raise ValueError(f"ClassifierRobustness: eps_list={list(eps_list)} must be non-empty and >= 0; steps, num_samples and batch_size >= 1.")

@@ -24,7 +24,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from datgan_lightning.errors import ConfigurationError
 
 
-
 def weights_are_finite(module: torch.nn.Module) -> bool:
     """Whether every floating-point parameter and buffer of ``module`` is finite."""
     tensors = [t.detach() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]

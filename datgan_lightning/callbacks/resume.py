@@ -55,7 +55,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
         "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]},
         "has_gauss": numpy_state["has_gauss"],
         "gauss": numpy_state["gauss"],
-    })  # fmt: skip
+    })
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
@@ -238,7 +238,7 @@ def apply_changed_optimizer_options(trainer: Trainer, pl_module: LightningModule
             continue
         params = {id(p) for p in net.parameters()}
         lr_key, betas_key = f"lr_{net_name}", f"betas_{net_name}"
-        for index, optimizer in enumerate(trainer.optimizers):
+        for optimizer in trainer.optimizers:
             if not any(id(p) in params for group in optimizer.param_groups for p in group["params"]):
                 continue
             if lr_key in new and lr_key in old and float(new[lr_key]) != float(old[lr_key]) and float(old[lr_key]) > 0:

@@ -48,7 +48,7 @@ class RobustnessMetrics(EveryNIterations):
             )
         self.num_samples, self.seed = num_samples, seed
         self.options = dict(flip_eps=flip_eps, flip_steps=flip_steps, step_size=step_size, max_iterations=max_iterations,
-                            fgsm_eps=fgsm_eps, data_range=data_range)  # fmt: skip
+                            fgsm_eps=fgsm_eps, data_range=data_range)
 
     def evaluate(self, module: LightningModule, datamodule: Any) -> dict[str, float]:
         dataset = datamodule.train_dataset

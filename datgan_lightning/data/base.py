@@ -155,7 +155,7 @@ class ImageDataModule(HeldOutValidation, LightningDataModule):
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: call setup() before asking for a loader.")
         return loader_class(dataset, batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=self.num_workers > 0, **kwargs)  # fmt: skip
+                          persistent_workers=self.num_workers > 0, **kwargs)
 
 
 class ImageFiles(Dataset):

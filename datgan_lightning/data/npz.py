@@ -95,7 +95,7 @@ class NpzImages(HeldOutValidation, LightningDataModule):
     def __init__(
         self, path: str, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False, seed: int = 0,
         subset_fraction: float = 1.0, subset_seed: int = 0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         check_subset_fraction("NpzImages", subset_fraction)
         # names the images, e.g. for the real-feature cache (subset options only when they select a subset)

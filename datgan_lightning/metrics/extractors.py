@@ -182,12 +182,12 @@ class InceptionV3Features(FeatureExtractor):
         offline = "use DomainClassifierFeatures instead (offline; `datgan-train-classifier`)"
         if self.weights_path is not None:
             return (f"InceptionV3Features: weights_path={str(self.weights_path)!r} cannot be loaded ({reason}); download "
-                    f"{INCEPTION_WEIGHTS_URL} again to that path, or {offline}.")  # fmt: skip
+                    f"{INCEPTION_WEIGHTS_URL} again to that path, or {offline}.")
         where = "cannot be downloaded" if isinstance(err, URLError) else "cannot be loaded"
         hub = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_URL.rpartition("/")[2]
         return (f"InceptionV3Features: the InceptionV3 weights are not cached and {where} ({reason}); download "
                 f"{INCEPTION_WEIGHTS_URL} on a machine with internet and set weights_path to that file (or copy it to "
-                f"{hub}), or {offline}.")  # fmt: skip
+                f"{hub}), or {offline}.")
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor]:
         self.load().to(images.device)

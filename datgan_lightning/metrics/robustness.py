@@ -61,7 +61,7 @@ def evaluating(module: nn.Module):
 
 
 def _attack(D: nn.Module, x: Tensor, threshold: float, step_size: float, steps: int,
-            eps: float | None, data_range: tuple[float, float] | None) -> Tensor:  # fmt: skip
+            eps: float | None, data_range: tuple[float, float] | None) -> Tensor:
     """Index of the first step (1-based) at which each sample's decision flips; ``steps + 1`` if never."""
     x = x.detach()
     with torch.no_grad():
@@ -84,7 +84,7 @@ def _attack(D: nn.Module, x: Tensor, threshold: float, step_size: float, steps: 
 
 
 def flip_share(D: nn.Module, x: Tensor, threshold: float, eps: float = 0.1, steps: int = 10,
-               step_size: float | None = None, data_range: tuple[float, float] | None = (-1.0, 1.0)) -> float:  # fmt: skip
+               step_size: float | None = None, data_range: tuple[float, float] | None = (-1.0, 1.0)) -> float:
     """Share of ``x`` whose decision a targeted ``||δ||∞ ≤ eps`` perturbation flips (DAT Fig. 1/8)."""
     if eps < 0:
         raise ValueError(f"flip_share: eps={eps} is negative; use eps >= 0 (the paper: 0.1).")
@@ -95,7 +95,7 @@ def flip_share(D: nn.Module, x: Tensor, threshold: float, eps: float = 0.1, step
 
 
 def iterations_to_flip(D: nn.Module, x: Tensor, threshold: float, step_size: float = 0.01, max_iterations: int = 100,
-                       data_range: tuple[float, float] | None = (-1.0, 1.0)) -> Tensor:  # fmt: skip
+                       data_range: tuple[float, float] | None = (-1.0, 1.0)) -> Tensor:
     """Per sample, the number of sign steps of ``step_size`` until D's decision flips (DAT Fig. 9);
     ``max_iterations`` for samples it never flips within that many."""
     with evaluating(D):
@@ -103,7 +103,7 @@ def iterations_to_flip(D: nn.Module, x: Tensor, threshold: float, step_size: flo
 
 
 def fgsm_accuracy(D: nn.Module, real: Tensor, threshold: float, eps: float = 1 / 255,
-                  data_range: tuple[float, float] | None = (-1.0, 1.0)) -> tuple[float, float]:  # fmt: skip
+                  data_range: tuple[float, float] | None = (-1.0, 1.0)) -> tuple[float, float]:
     """D's accuracy on ``real`` (share judged real), clean and under FGSM with ``eps`` (AS-GAN Table 2).
 
     The attack is ``x' = clamp(x - eps * sign(grad_x D(x)), data_range)``: one untargeted step down D's
@@ -121,7 +121,7 @@ def fgsm_accuracy(D: nn.Module, real: Tensor, threshold: float, eps: float = 1 /
 
 def robustness_report(D: nn.Module, real: Tensor, fake: Tensor, loss: str | GANLoss, flip_eps: float = 0.1, flip_steps: int = 10,
                       step_size: float = 0.01, max_iterations: int = 100, fgsm_eps: float = 1 / 255,
-                      data_range: tuple[float, float] | None = (-1.0, 1.0)) -> dict[str, float]:  # fmt: skip
+                      data_range: tuple[float, float] | None = (-1.0, 1.0)) -> dict[str, float]:
     """All diagnostics on one real and one fake batch, as ``{name: value}``."""
     with evaluating(D), torch.no_grad():
         threshold = decision_threshold(loss, logits(D, real), logits(D, fake))

@@ -39,7 +39,7 @@ class ASGAN(GAN):
     def __init__(self, eps: float = 1 / 255, data_range: tuple[float, float] | None = (-1.0, 1.0), **kwargs: Any) -> None:
         number(eps, "eps", minimum=0, fix="use eps >= 0, e.g. 1/255 (0 repeats the clean update)")
         require(kwargs.get("perturbation") is None, "perturbation", kwargs.get("perturbation"),
-                "leave it unset for ASGAN, which crafts its own FGSM reals (eps sets their size)")  # fmt: skip
+                "leave it unset for ASGAN, which crafts its own FGSM reals (eps sets their size)")
         require(data_range is None or data_range[0] < data_range[1], "data_range", data_range, "use (low, high) with low < high, or null")
         super().__init__(**kwargs)
         self.eps = float(eps)

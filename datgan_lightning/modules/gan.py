@@ -170,7 +170,7 @@ class GAN(GeneratorSampling, LightningModule):
         with torch.no_grad():
             fake = self.generate(len(real), labels)  # x_f = G(z), no gradient to G
         return self.objective.discriminator_loss(self.discriminator, real, fake, self.discriminator_labels(labels),
-                                                 self.discriminator_steps, self.perturb)  # fmt: skip
+                                                 self.discriminator_steps, self.perturb)
 
     def generator_step(self, real: Tensor, labels: Tensor | None = None) -> Tensor:
         """Algorithm 1, lines 12-13 (``real`` is only the attack's reference in the Table IV ablation)."""

@@ -75,7 +75,7 @@ def optimizer_and_schedule(module: Any, net: str, parameters: Any) -> tuple[torc
         schedule = functools.partial(linear_decay_schedule, module=module)
     scheduler = None if schedule is None else schedule(optimizer)
     require(not isinstance(scheduler, ReduceLROnPlateau), f"scheduler_{net}", "ReduceLROnPlateau",
-            "schedules here step once per generator iteration without a metric; use e.g. StepLR or ExponentialLR")  # fmt: skip
+            "schedules here step once per generator iteration without a metric; use e.g. StepLR or ExponentialLR")
     return optimizer, scheduler
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from datgan_lightning.modules.gan import GAN
-from datgan_lightning.nets.conditional import LabelledDiscriminator, generator32, generator64, projection_discriminator
+from datgan_lightning.nets.conditional import generator32, generator64, projection_discriminator
 
 GENERATORS = {32: generator32, 64: generator64}
 
@@ -36,7 +36,7 @@ class ProjectionGAN(GAN):
     """
 
     def __init__(self, num_classes: int = 10, resolution: int = 32, latent_dim: int = 128, ngf: int = 64,
-                 ndf: int = 64, channels: int = 3, loss: str = "hinge", n_dis: int = 5, **kwargs: Any) -> None:  # fmt: skip
+                 ndf: int = 64, channels: int = 3, loss: str = "hinge", n_dis: int = 5, **kwargs: Any) -> None:
         if resolution not in GENERATORS:
             raise ValueError(f"resolution={resolution!r} is invalid; the conditional nets exist for {sorted(GENERATORS)} pixels.")
         generator = GENERATORS[resolution](num_classes, latent_dim, ngf, channels)

@@ -101,7 +101,7 @@ class RobGAN(GAN):
         D = self.discriminator
         with eval_mode(D):
             return pgd_ascent(lambda x: real_loss(*D.forward_both(x), labels, reduction="sum"), real,
-                              self.attack_eps, self.attack_steps, self.attack_step_size)  # fmt: skip
+                              self.attack_eps, self.attack_steps, self.attack_step_size)
 
     def discriminator_step(self, real: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         fake_labels = self.generator.sample_labels(len(real), self.device)

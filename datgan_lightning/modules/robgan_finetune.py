@@ -49,8 +49,8 @@ class RobGANFinetune(GeneratorSampling, LightningModule):
 
     Example:
         >>> ft = RobGANFinetune(num_classes=3, ngf=2, ndf=2, max_iterations=60)
-        >>> [round(lr, 6) for lr in ft.stage_lrs()[::10]]
-        [0.001, 0.001, 0.0001, 0.0001, 1e-05, 1e-06]
+        >>> tuple(round(lr, 6) for lr in ft.stage_lrs()[::10])
+        (0.001, 0.001, 0.0001, 0.0001, 1e-05, 1e-06)
     """
 
     def __init__(

@@ -12,4 +12,4 @@ from datgan_lightning.nets.mlp import MLPDiscriminator, MLPGenerator
 __all__ = [
     "ACResNetDiscriminator", "ConditionalBatchNorm2d", "ConditionalResNetGenerator", "Discriminator", "Generator",
     "MLPDiscriminator", "MLPGenerator", "ProjectionResNetDiscriminator",
-]  # fmt: skip
+]

@@ -81,10 +81,10 @@ def check_nets(generator: nn.Module, discriminator: nn.Module) -> None:
         except Exception as err:  # noqa: BLE001 - any failure here means the two nets do not fit together
             reason = " ".join(str(err).split())[:160]
             require(False, "discriminator", d_name, f"D(G(z)) failed on 2 samples of {g_name} ({type(err).__name__}: {reason}); "
-                    "make D accept G's output (same shape, dtype and device)")  # fmt: skip
+                    "make D accept G's output (same shape, dtype and device)")
     shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
     require(isinstance(out, Tensor) and out.numel() == 2 and out.shape[0] == 2, "discriminator", d_name,
-            f"it returned {shape} for 2 samples; return one logit per sample, shape (N,) or (N, 1)")  # fmt: skip
+            f"it returned {shape} for 2 samples; return one logit per sample, shape (N,) or (N, 1)")
 
 
 def check_data_shape(owner: str, generator: nn.Module, datamodule: object) -> None:

@@ -61,7 +61,6 @@ from datgan_lightning.checks import number, one_of
 from datgan_lightning.regularizers.base import Regularizer
 from datgan_lightning.utils import logits, sum_over_ranks
 
-
 WARMUPS = ("restart", "continue")
 
 
@@ -114,7 +113,7 @@ class LeCam(Regularizer):
         sum_real, n_real, sum_fake, n_fake = sum_over_ranks(torch.stack([
             d_real.detach().double().sum(), d_real.new_tensor(d_real.numel(), dtype=torch.float64),
             d_fake.detach().double().sum(), d_fake.new_tensor(d_fake.numel(), dtype=torch.float64),
-        ]))  # fmt: skip
+        ]))
         mean_real, mean_fake = sum_real / n_real, sum_fake / n_fake
         warming_up = self.calls < self.start
         if self.warmup == "restart":

@@ -33,7 +33,7 @@ def test_translation_with_the_rng_pinned_is_the_drawn_shift():
 def test_cutout_zeros_a_half_size_square_clipped_at_the_border():
     x = _image()
     assert torch.equal(cut(x, torch.tensor([-1]), torch.tensor([2]), (2, 2))[0, 0],
-                       torch.tensor([[1, 2, 0, 0], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16.0]]))  # fmt: skip
+                       torch.tensor([[1, 2, 0, 0], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16.0]]))
     torch.manual_seed(0)
     y = DiffAugment("cutout")(torch.ones(64, 3, 8, 8))
     holes = (y == 0).all(1)  # the same pixels in every channel
@@ -138,7 +138,7 @@ def test_one_gan_iteration_composes_dat_diffaugment_lecam_and_bcr(tmp_path):
 
     torch.manual_seed(0)
     model = DCGAN(ngf=4, ndf=4, latent_dim=8, channels=1, max_iterations=1, perturbation=DAT(),
-                  augmentations=[DiffAugment()], regularizers=[LeCam(), BCR()])  # fmt: skip
+                  augmentations=[DiffAugment()], regularizers=[LeCam(), BCR()])
     g_before = [p.detach().clone() for p in model.generator.parameters()]
     trainer = fast_trainer(tmp_path)
     trainer.fit(model, image_loader(channels=1))

@@ -22,7 +22,7 @@ def test_ablation_json_schema_table_and_plot(tmp_path, capsys):
     out = tmp_path / "r.json"
     results = bench.main(["--smoke", "--table", "table3_ns", "fig4", "--rows", "none", "dat", "dat lr=0.001", "--seeds", "2", "--jobs", "1",
                           "--data", str(tmp_path / "tiny.npz"), "--out", str(tmp_path / "out"), "--json", str(out),
-                          "--plot", str(tmp_path / "ablation.png")])  # fmt: skip
+                          "--plot", str(tmp_path / "ablation.png")])
     assert json.loads(out.read_text()) == results
     assert set(results) == {"table3_ns", "fig4"} and set(results["table3_ns"]) == {"none", "dat"} and set(results["fig4"]) == {"dat lr=0.001"}
     for rows in results.values():
@@ -60,7 +60,7 @@ def test_a_rerun_of_the_same_command_skips_the_finished_cells(tmp_path, monkeypa
 
     monkeypatch.setattr(bench, "_train_and_score", counting)
     command = ["--smoke", "--table", "table3_ns", "--rows", "none", "dat", "--seeds", "1", "--jobs", "1",
-               "--data", str(_tiny_npz(tmp_path / "tiny.npz")), "--out", str(tmp_path / "out")]  # fmt: skip
+               "--data", str(_tiny_npz(tmp_path / "tiny.npz")), "--out", str(tmp_path / "out")]
     first = bench.main(command)
     assert trained == ["none", "dat"]
     journal = tmp_path / "out" / "ablation_cells.json"

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 
+
 def _load(name):
     """The study ``benchmarks.<name>`` (imported as ``python -m benchmarks.<name>`` runs it)."""
     return importlib.import_module(f"benchmarks.{name}")
@@ -18,7 +19,7 @@ def test_toy2d_json_shape(tmp_path):
     toy2d = _load("toy2d")
     out = tmp_path / "r.json"
     toy2d.main(["--seeds", "2", "--iterations", "5", "10", "--num-samples", "200", "--workers", "1",
-                "--out", str(tmp_path), "--json", str(out)])  # fmt: skip
+                "--out", str(tmp_path), "--json", str(out)])
     results = json.loads(out.read_text())
     assert set(results) == {"balanced", "imbalanced"}
     for mixture in results.values():
@@ -156,7 +157,7 @@ def test_lr_sensitivity_json_table_and_plot(tmp_path):
     bench = _load("lr_sensitivity")
     out = tmp_path / "r.json"
     bench.main(["--iterations", "2", "--lrs", "0.001", "0.005", "--width", "8", "--classifier-epochs", "1",
-                "--mnist-root", str(MNIST), "--out", str(tmp_path), "--json", str(out)])  # fmt: skip
+                "--mnist-root", str(MNIST), "--out", str(tmp_path), "--json", str(out)])
     results = json.loads(out.read_text())
     assert set(results) == {"gan", "dat"}
     for method in results.values():

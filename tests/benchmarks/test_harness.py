@@ -39,7 +39,7 @@ def test_run_jobs_reports_each_cell_with_an_eta_and_a_failed_cell_does_not_stop_
         return {"square": job["n"] ** 2}
 
     runs = harness.run_jobs(lambda job: harness.run_safely(work, job), [{"n": n} for n in (1, 2, 3)], 1, 0.0,
-                            lambda r: f"n={r['n']} {r['error'] or r['square']}")  # fmt: skip
+                            lambda r: f"n={r['n']} {r['error'] or r['square']}")
     assert [(r["n"], r.get("square"), r["error"]) for r in runs] == [(1, 1, None), (2, None, "ValueError: two"), (3, 9, None)]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("[1/3, ") and " ETA " in lines[0] and lines[0].endswith("] n=1 1")

@@ -56,7 +56,7 @@ def test_smoke_run_json_grids_and_one_budget_for_every_row(tmp_path, monkeypatch
     monkeypatch.setattr(bench, "fit", counting_fit)
     out = tmp_path / "r.json"
     results = bench.main(["--smoke", "--seeds", "1", "--jobs", "1", "--data", str(tmp_path / "tiny.npz"), "--out", str(tmp_path / "out"),
-                          "--classifier-dir", str(tmp_path / "out"), "--json", str(out), "--grid", str(tmp_path / "grid.png")])  # fmt: skip
+                          "--classifier-dir", str(tmp_path / "out"), "--json", str(out), "--grid", str(tmp_path / "grid.png")])
     assert json.loads(out.read_text()) == results and not results["failed"]
     assert all(len(v) == 1 and v[0] > 0 for v in results["cpu_seconds"].values())
     budget = results["budget"]["classifier_updates"]

@@ -18,7 +18,7 @@ def test_stabilizers_smoke_json_table_and_plot(tmp_path, capsys):
     out = tmp_path / "r.json"
     results = bench.main(["--smoke", "--methods", "baseline", "dat", "--seeds", "2", "--jobs", "1", "--every", "1",
                           "--data", str(tmp_path / "tiny.npz"), "--out", str(tmp_path / "out"), "--json", str(out),
-                          "--plot", str(tmp_path / "s.png")])  # fmt: skip
+                          "--plot", str(tmp_path / "s.png")])
     assert json.loads(out.read_text()) == results
     assert results["setup"]["iterations"] == 2 and results["setup"]["num_samples"] == 12  # min(16, 12 test, 40 train)
     assert list(results["methods"]) == ["baseline", "dat"]

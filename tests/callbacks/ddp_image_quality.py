@@ -48,7 +48,7 @@ def quality(cache_dir) -> ImageQualityMetrics:
         "mifid": MemorizationInformedFrechetInceptionDistance(feature=ProjectionFeatures("features")),
     }
     return ImageQualityMetrics(metrics, every_n_iterations=2, num_real={"train": 23, "test": 23}, num_fake={"train": 25, "test": 21},
-                               batch_size=4, cache_dir=cache_dir, seed=3)  # fmt: skip
+                               batch_size=4, cache_dir=cache_dir, seed=3)
 
 
 def main(npz: str, out: Path) -> None:
@@ -58,7 +58,7 @@ def main(npz: str, out: Path) -> None:
     data = NpzImages(npz, batch_size=4)
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=-1,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=out, callbacks=[callback])  # fmt: skip
+                        default_root_dir=out, callbacks=[callback])
     trainer.fit(model, data)
     (validated,) = trainer.validate(model, data, verbose=False)
     (tested,) = trainer.test(model, data, verbose=False)

@@ -16,10 +16,10 @@ SCRIPT = Path(__file__).with_name("ddp_image_quality.py")
 def test_image_quality_under_two_process_ddp_equals_one_device(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "images.npz", train_x=rng.integers(0, 256, (40, 1, 32, 32), dtype=np.uint8),
-             test_x=rng.integers(0, 256, (30, 1, 32, 32), dtype=np.uint8))  # fmt: skip
+             test_x=rng.integers(0, 256, (30, 1, 32, 32), dtype=np.uint8))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
     done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "images.npz"), str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+                          env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for result in ranks:

@@ -18,7 +18,7 @@ from tests.conftest import CONFIGS
 
 TOY = str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml")
 CHECKPOINT_EVERY_2 = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-                      "init_args": {"every_n_train_steps": 4, "save_last": True, "save_top_k": -1}}  # fmt: skip
+                      "init_args": {"every_n_train_steps": 4, "save_last": True, "save_top_k": -1}}
 
 
 def _run(tmp_path, model=None, callbacks=(), *extra):
@@ -26,14 +26,14 @@ def _run(tmp_path, model=None, callbacks=(), *extra):
         "trainer": {"callbacks": [CHECKPOINT_EVERY_2, *callbacks], "log_every_n_steps": 1, "enable_progress_bar": False,
                     "enable_model_summary": False, "logger": {"init_args": {"save_dir": str(tmp_path), "name": "run"}}},
         "model": model or {"init_args": {"hidden": 16, "max_iterations": 10}},
-    }  # fmt: skip
+    }
     path = tmp_path / "overlay.yaml"
     path.write_text(yaml.safe_dump(overlay))
     main(["fit", "--config", TOY, "--config", str(path), *extra])
 
 
 NAN_AT_5 = {"class_path": "tests.callbacks.helpers.NaNLossToy2DGAN", "init_args": {"nan_at": 5, "hidden": 16, "max_iterations": 10,
-            "perturbation": {"class_path": "datgan_lightning.adversarial.DAT", "init_args": {"eps": 32.0, "data_range": None}}}}  # fmt: skip
+            "perturbation": {"class_path": "datgan_lightning.adversarial.DAT", "init_args": {"eps": 32.0, "data_range": None}}}}
 
 
 def _checkpoints(tmp_path):
@@ -51,7 +51,7 @@ def test_an_injected_nan_stops_with_one_line_and_no_nan_checkpoint(tmp_path, cap
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert re.fullmatch(
         r"error: training diverged in generator iteration 5 \(4 completed\): loss/d = nan; nothing of this state was saved; "
-        r"the last good checkpoint is .*last\.ckpt; resume from it .*", line), line  # fmt: skip
+        r"the last good checkpoint is .*last\.ckpt; resume from it .*", line), line
     checkpoints = _checkpoints(tmp_path)
     assert checkpoints and all(_all_finite(c) for c in checkpoints.values())
     assert checkpoints["last.ckpt"]["generator_iterations"] == 4

@@ -36,14 +36,14 @@ def _classifier(tmp_path):
 def test_callbacks_log_to_csv_and_tensorboard_and_write_files(tmp_path):
     extractor = DomainClassifierFeatures(str(_classifier(tmp_path)))
     quality = ImageQualityMetrics(extractor=extractor, every_n_iterations=1, num_real={"train": 16, "test": 16}, batch_size=8,
-                                  kid_subset_size=8, cache_dir=str(tmp_path / "cache"))  # fmt: skip
+                                  kid_subset_size=8, cache_dir=str(tmp_path / "cache"))
     robustness = RobustnessMetrics(every_n_iterations=2, num_samples=8, max_iterations=5)
     grid = SampleGrid(every_n_iterations=1, num_samples=4, nrow=2)
     csv_logger = CSVLogger(tmp_path, name="csv")
     tensorboard = TensorBoardLogger(tmp_path, name="tb")
     trainer = fast_trainer(tmp_path, logger=[csv_logger, tensorboard], log_every_n_steps=1,
                            callbacks=[quality, robustness, grid, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
-                           enable_checkpointing=True)  # fmt: skip
+                           enable_checkpointing=True)
     model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, max_iterations=2, ema_decay=0.9)
     trainer.fit(model, NpzImages(str(_mnist_like(tmp_path)), batch_size=4))
 
@@ -51,7 +51,7 @@ def test_callbacks_log_to_csv_and_tensorboard_and_write_files(tmp_path):
         rows = list(csv.DictReader(f))
     name = extractor.name
     for column in (f"fid/train/{name}", f"fid/test/{name}", f"kid/test/{name}", f"is/{name}", "robustness/flip_share_fake",
-                   "robustness/accuracy_real_fgsm", "robustness/iterations_to_flip_real"):  # fmt: skip
+                   "robustness/accuracy_real_fgsm", "robustness/iterations_to_flip_real"):
         values = [float(r[column]) for r in rows if r.get(column)]
         assert values and all(np.isfinite(values)), column
     fids = [float(r[f"fid/test/{name}"]) for r in rows if r.get(f"fid/test/{name}")]
@@ -69,7 +69,7 @@ def test_callbacks_log_to_csv_and_tensorboard_and_write_files(tmp_path):
 def test_validate_and_test_log_the_callbacks_numbers_and_fit_runs_no_validation_pass(tmp_path):
     extractor = DomainClassifierFeatures(str(_classifier(tmp_path)))
     quality = ImageQualityMetrics(extractor=extractor, every_n_iterations=100, num_real={"train": 16, "test": 16}, batch_size=8,
-                                  kid_subset_size=8, cache_dir=None)  # fmt: skip
+                                  kid_subset_size=8, cache_dir=None)
     robustness = RobustnessMetrics(every_n_iterations=100, num_samples=8, max_iterations=5)
     trainer = fast_trainer(tmp_path, callbacks=[quality, robustness], num_sanity_val_steps=2)
     model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, max_iterations=2)
@@ -101,7 +101,7 @@ def test_fit_from_the_cpu_config_shows_all_metrics_in_csv_and_tensorboard(tmp_pa
           f"--trainer.callbacks.extractor.path={classifier}", "--trainer.callbacks.num_real={train: 16, test: 16}",
           "--trainer.callbacks.batch_size=8", "--trainer.callbacks.kid_subset_size=8", "--trainer.callbacks.cache_dir=null",
           "--model.init_args.ngf=4", "--model.init_args.ndf=4", "--model.init_args.max_iterations=2",
-          "--data=datgan_lightning.data.NpzImages", f"--data.path={_mnist_like(tmp_path)}", "--data.batch_size=4"])  # fmt: skip
+          "--data=datgan_lightning.data.NpzImages", f"--data.path={_mnist_like(tmp_path)}", "--data.batch_size=4"])
     (metrics_csv,) = (tmp_path / "csv").rglob("metrics.csv")
     with open(metrics_csv) as f:
         columns = set(csv.DictReader(f).fieldnames)
@@ -130,18 +130,18 @@ def test_datgan_evaluate_prints_and_writes_json_for_a_checkpoint(tmp_path, capsy
     data = ["--data=datgan_lightning.data.NpzImages", f"--data.path={_mnist_like(tmp_path)}", "--data.batch_size=4"]
     common = ["--config", str(CONFIGS / "cpu" / "dcgan_mnist_dat.yaml"), f"--trainer.default_root_dir={tmp_path}",
               f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false",
-              "--model.init_args.ngf=4", "--model.init_args.ndf=4", *data]  # fmt: skip
+              "--model.init_args.ngf=4", "--model.init_args.ndf=4", *data]
     main(["fit", *common, "--model.init_args.max_iterations=2", "--trainer.enable_model_summary=false"])
     (checkpoint,) = tmp_path.rglob("last.ckpt")
     out = tmp_path / "scores.json"
     main(["evaluate", *common, "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics",
-          "--trainer.callbacks.init_args.max_iterations=5", f"--ckpt_path={checkpoint}", f"--out={out}"])  # fmt: skip
+          "--trainer.callbacks.init_args.max_iterations=5", f"--ckpt_path={checkpoint}", f"--out={out}"])
     scores = json.loads(out.read_text())
     assert scores["generator_iterations"] == 2 and 0 <= scores["robustness/flip_share_fake"] <= 1
     assert '"robustness/accuracy_real_clean"' in capsys.readouterr().out
 
     # Lightning's own verbs score the checkpoint through the same callbacks and print their table
     main(["validate", *common, "--trainer.callbacks+=datgan_lightning.callbacks.RobustnessMetrics",
-          "--trainer.callbacks.init_args.max_iterations=5", f"--ckpt_path={checkpoint}"])  # fmt: skip
+          "--trainer.callbacks.init_args.max_iterations=5", f"--ckpt_path={checkpoint}"])
     printed = capsys.readouterr().out
     assert "robustness/flip_share_fake" in printed and f"{scores['robustness/flip_share_fake']:.4g}"[:4] in printed

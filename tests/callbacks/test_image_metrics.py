@@ -80,7 +80,7 @@ def test_each_split_gets_its_first_num_fake_samples_and_fake_only_metrics_get_th
 
     reals = {"train": _reals(40), "test": _reals(20)}
     metrics = ImageMetrics({"fid": Recorder(feature=Pixels("features")), "is": InceptionScore(feature=Pixels("logits"))},
-                           num_real={"train": 40, "test": 20}, num_fake={"train": 37, "test": 11}, batch_size=8)  # fmt: skip
+                           num_real={"train": 40, "test": 20}, num_fake={"train": 37, "test": 11}, batch_size=8)
     metrics(Shift(), reals, data_key="toy")
     assert {split: m["fid"].seen for split, m in metrics.paired.items()} == {"train": 37, "test": 11}
     assert metrics.unpaired["is"].features == []  # reset after compute ...
@@ -130,7 +130,7 @@ trainer:
     main(["fit", "--config", str(CONFIGS / "cpu" / "dcgan_mnist_dat.yaml"), "--config", str(config), f"--trainer.default_root_dir={tmp_path}",
           f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false", "--model.init_args.ngf=4",
           "--model.init_args.ndf=4", "--model.init_args.max_iterations=2", "--data=datgan_lightning.data.NpzImages",
-          f"--data.path={_mnist_like(tmp_path)}", "--data.batch_size=4"])  # fmt: skip
+          f"--data.path={_mnist_like(tmp_path)}", "--data.batch_size=4"])
     (metrics_csv,) = tmp_path.rglob("metrics.csv")
     with open(metrics_csv) as f:
         rows = list(csv.DictReader(f))
@@ -144,7 +144,7 @@ def test_table2_trainer_scores_with_torchmetrics_on_tf_inception(tmp_path):
     """The papers' protocol: torchmetrics FID/KID (100 x 1000) vs 50k train / 10k test and IS (10 splits), on
     torch-fidelity's InceptionV3 with TF1 resizing, built at the first evaluation, not when the config loads."""
     cli = create_cli(["--config", str(CONFIGS / "table2" / "sngan_cifar10_dat.yaml"), f"--trainer.default_root_dir={tmp_path}",
-                      f"--trainer.logger.init_args.save_dir={tmp_path}"], run=False)  # fmt: skip
+                      f"--trainer.logger.init_args.save_dir={tmp_path}"], run=False)
     (quality,) = [c for c in cli.trainer.callbacks if isinstance(c, ImageQualityMetrics)]
     metrics = quality.metrics
     assert metrics.num_real == {"train": 50000, "test": 10000} and quality.every_n_iterations == 5000

@@ -45,7 +45,7 @@ def _fit(tmp_path, module, *callbacks):
         accelerator="cpu", max_epochs=-1, logger=False, enable_progress_bar=False, enable_model_summary=False,
         callbacks=[*callbacks, ResumeState(), ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=1000, save_last=True)],
         plugins=[AtomicCheckpointIO()],
-    )  # fmt: skip
+    )
     with pytest.raises(RuntimeError, match="crashed"):
         trainer.fit(module, GaussianMixture2D(batch_size=16))
     return tmp_path / "last.ckpt"

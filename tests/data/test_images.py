@@ -46,7 +46,7 @@ def _write_png(path, size=(40, 30), mode="RGB"):
 @pytest.mark.parametrize("module, folder, train_files, label_key", [
     (CIFAR10, "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "labels"),
     (CIFAR100, "cifar-100-python", ["train"], "fine_labels"),
-])  # fmt: skip
+])
 def test_cifar_layouts(tmp_path, monkeypatch, module, folder, train_files, label_key):
     monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args, **kwargs: True)
     base = tmp_path / folder
@@ -87,7 +87,7 @@ def test_celeba_crops_and_resizes_to_64(tmp_path, monkeypatch):
     (base / "list_eval_partition.txt").write_text("".join(f"{n} {s}\n" for n, s in zip(names, [0, 0, 2, 2])))
     (base / "identity_CelebA.txt").write_text("".join(f"{n} {i}\n" for i, n in enumerate(names)))
     for file, header in [("list_bbox_celeba.txt", "x_1 y_1 width height"), ("list_landmarks_align_celeba.txt", "lefteye_x lefteye_y"),
-                         ("list_attr_celeba.txt", "Smiling Young")]:  # fmt: skip
+                         ("list_attr_celeba.txt", "Smiling Young")]:
         columns = len(header.split())
         rows = "".join(f"{n} {' '.join(['1'] * columns)}\n" for n in names)
         (base / file).write_text(f"{len(names)}\n{header}\n{rows}")
@@ -177,7 +177,7 @@ def test_loaders_are_seeded(tmp_path):
 @pytest.mark.parametrize("module, hint", [
     (CIFAR10, "cifar-10-batches-py"), (CIFAR100, "cifar-100-python"), (STL10, "stl10_binary"), (CelebA, "img_align_celeba"),
     (MNIST, "t10k-images-idx3-ubyte"), (TinyImageNet, "tiny-imagenet-200.zip"), (LSUNBedroom, "export"),
-])  # fmt: skip
+])
 def test_missing_root_says_where_it_looked_how_to_get_it_and_which_flag(tmp_path, module, hint):
     root = tmp_path / "nowhere"
     with pytest.raises(DatasetNotFoundError) as info:
@@ -196,7 +196,7 @@ def test_existing_but_empty_root_is_the_same_clear_error(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"image_size": 0}, r"image_size=0 is invalid"), ({"batch_size": 0}, r"batch_size=0 is invalid"),
-])  # fmt: skip
+])
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         CIFAR10("data", **kwargs)

@@ -39,7 +39,7 @@ class TinyGenerator(Generator):
         self.net = nn.Sequential(
             nn.Linear(LATENT, 8 * 4 * 4), nn.Unflatten(1, (8, 4, 4)), *([nn.BatchNorm2d(8)] if batchnorm else []), nn.ReLU(),
             nn.Upsample(scale_factor=2), nn.Conv2d(8, 1, 3, padding=1), nn.Tanh(),
-        )  # fmt: skip
+        )
         self.calls = 0
 
     def sample_latent(self, n, device=None):
@@ -71,7 +71,7 @@ def spectral_d(batchnorm: bool = False) -> nn.Module:
     """Spectral-norm convs; ``batchnorm``: a BatchNorm after the second (the DCGAN family's D has them)."""
     sn = nn.utils.spectral_norm
     return nn.Sequential(sn(nn.Conv2d(1, 8, 3, padding=1)), nn.LeakyReLU(0.1), sn(nn.Conv2d(8, 8, 4, 2, 1)),
-                         *([nn.BatchNorm2d(8)] if batchnorm else []), nn.LeakyReLU(0.1), nn.Flatten(), sn(nn.Linear(8 * 4 * 4, 1)))  # fmt: skip
+                         *([nn.BatchNorm2d(8)] if batchnorm else []), nn.LeakyReLU(0.1), nn.Flatten(), sn(nn.Linear(8 * 4 * 4, 1)))
 
 
 class NormsInTraining(L.Callback):
@@ -94,7 +94,7 @@ def main() -> None:
     # SGD: Adam would turn float-rounding differences of near-zero gradients into +-lr steps
     sgd = functools.partial(torch.optim.SGD, lr=0.05, momentum=0.5)
     model = GAN(TinyGenerator(args.batchnorm), spectral_d(args.batchnorm), loss="hinge", n_dis=N_DIS, optimizer_g=sgd, optimizer_d=sgd,
-                max_iterations=ITERATIONS, perturbation=DAT(eps=1.0))  # fmt: skip
+                max_iterations=ITERATIONS, perturbation=DAT(eps=1.0))
     processes = args.devices * args.num_nodes
     data = torch.linspace(-1, 1, GLOBAL_BATCH * N_DIS * ITERATIONS * 64).reshape(-1, 1, 8, 8).sin()
     loader = DataLoader(TensorDataset(data), batch_size=GLOBAL_BATCH // processes)
@@ -102,7 +102,7 @@ def main() -> None:
     trainer = L.Trainer(accelerator="cpu", devices=args.devices, num_nodes=args.num_nodes, strategy=strategy,
                         sync_batchnorm=args.batchnorm and processes > 1, max_epochs=-1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=args.out, use_distributed_sampler=False, callbacks=[norms := NormsInTraining()])  # fmt: skip
+                        default_root_dir=args.out, use_distributed_sampler=False, callbacks=[norms := NormsInTraining()])
     if processes > 1:  # rank r takes rows [r * b, (r + 1) * b) of every 1-process batch (Lightning's sampler would shuffle)
         loader = DataLoader(TensorDataset(data), batch_size=GLOBAL_BATCH // processes, sampler=RankRows(len(data), trainer.global_rank, processes))
     initial = {k: v.clone() for k, v in model.state_dict().items()}
@@ -113,7 +113,7 @@ def main() -> None:
     info = {"world_size": trainer.world_size, "generator_iterations": model.generator_iterations,
             "strategy": type(trainer.strategy).__name__, "norms": norms.names,
             "noise": torch.rand(2).tolist(),
-            "moved": max((v - initial[k]).abs().max().item() for k, v in state.items() if v.is_floating_point())}  # fmt: skip
+            "moved": max((v - initial[k]).abs().max().item() for k, v in state.items() if v.is_floating_point())}
     (args.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(info))
 
 

@@ -12,7 +12,6 @@ through the modules' ``perturb`` (GAN, ProjectionGAN with labels). Writes ``OUT_
 per case the max |difference| on the rank's rows and the largest D input.
 """
 
-import copy
 import json
 import os
 import sys
@@ -44,7 +43,7 @@ STRATEGIES = {
 
 def batchnorm_d() -> nn.Module:
     return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.LeakyReLU(0.1), nn.Conv2d(8, 8, 4, 2, 1),
-                         nn.BatchNorm2d(8), nn.LeakyReLU(0.1), nn.Flatten(), nn.Linear(8 * 4 * 4, 1))  # fmt: skip
+                         nn.BatchNorm2d(8), nn.LeakyReLU(0.1), nn.Flatten(), nn.Linear(8 * 4 * 4, 1))
 
 
 def synchronised(d: nn.Module) -> nn.Module:

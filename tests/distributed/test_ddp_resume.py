@@ -9,7 +9,7 @@ from tests.test_resume import CHECKPOINT_EVERY_10, CONFIGS, _assert_bitwise_equa
 
 def test_two_process_kill_and_resume_is_bitwise_the_uninterrupted_run(tmp_path):
     args = ["--config", str(CONFIGS / "toy2d" / "gan_dat_imbalanced.yaml"), "--model.init_args.hidden=16",
-            "--model.init_args.max_iterations=20", "--trainer.devices=2", "--trainer.callbacks=[]", CHECKPOINT_EVERY_10]  # fmt: skip
+            "--model.init_args.max_iterations=20", "--trainer.devices=2", "--trainer.callbacks=[]", CHECKPOINT_EVERY_10]
     full, resumed, interrupted = _kill_resume_compare(args, kill_at=15, tmp_path=tmp_path)
     assert interrupted["generator_iterations"] == 10 and full["generator_iterations"] == 20
     assert len(interrupted["callbacks"]["ResumeState"]["rng_per_rank"]) == 2  # both ranks' streams...

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
@@ -28,7 +27,7 @@ def _start(out, *args, **env):
     args = (*args, "--batchnorm")
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **env}
     return subprocess.Popen([sys.executable, str(SCRIPT), str(out), *args], env=environment, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _runs(tmp_path) -> dict[str, list]:

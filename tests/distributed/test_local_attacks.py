@@ -24,7 +24,7 @@ def test_each_rank_attacks_its_rows_as_one_device_attacks_the_global_batch(tmp_p
     processes = [
         subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "RANK": str(rank), "WORLD_SIZE": str(world),
-                              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})  # fmt: skip
+                              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})
         for rank in range(world)
     ]
     for process in processes:

@@ -14,7 +14,7 @@ from tests.distributed.ddp_train import TinyGenerator, spectral_d
 
 
 @pytest.mark.parametrize("option, value", [("static_graph", True), ("bucket_cap_mb", 50), ("ddp_comm_hook", print),
-                                           ("find_unused_parameters", True), ("model_averaging_period", 4)])  # fmt: skip
+                                           ("find_unused_parameters", True), ("model_averaging_period", 4)])
 def test_ddp_wrapper_options_are_refused_in_one_sentence(option, value):
     with pytest.raises(ValueError, match=rf"^gan_ddp {option}=.* is invalid; gan_ddp averages gradients itself.*remove it") as error:
         GANDDPStrategy(**{option: value})

@@ -6,8 +6,8 @@ from torch.utils.data import TensorDataset
 
 from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.metrics import DomainClassifierFeatures, InceptionV3Features
-from datgan_lightning.metrics.extractors import FeatureExtractor
 from datgan_lightning.metrics.domain_classifier import save_domain_classifier, train_domain_classifier
+from datgan_lightning.metrics.extractors import FeatureExtractor
 
 
 def test_inception_weights_path_that_is_not_a_file_is_named(tmp_path):

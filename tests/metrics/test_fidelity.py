@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from datgan_lightning.metrics import ImageMetrics, ImageQuality, fid_from_features, inception_score, kid_from_features
+from datgan_lightning.metrics import ImageMetrics, ImageQuality, fid_from_features
 from datgan_lightning.metrics.extractors import FeatureExtractor
 
 torch_fidelity = pytest.importorskip("torch_fidelity")
@@ -101,7 +101,7 @@ def _torch_fidelity(real, fake, **options):
     return torch_fidelity.calculate_metrics(
         input1=Uint8Images(fake), input2=Uint8Images(real), fid=True, kid=True, isc=True, feature_extractor="datgan-tiny-test",
         cuda=False, verbose=False, cache=False, batch_size=64, **options,
-    )  # fmt: skip
+    )
 
 
 def _replay(real, fake):

@@ -77,7 +77,7 @@ def test_report_restores_the_discriminators_mode():
     assert D.training and set(report) == {
         "robustness/flip_share_fake", "robustness/iterations_to_flip_real", "robustness/iterations_to_flip_fake",
         "robustness/accuracy_real_clean", "robustness/accuracy_real_fgsm",
-    }  # fmt: skip
+    }
 
 
 def test_report_is_the_same_under_no_grad():
@@ -98,7 +98,7 @@ def test_report_clamps_every_attack_to_the_data_range():
     assert report == {
         "robustness/flip_share_fake": 0.0, "robustness/iterations_to_flip_real": 5.0, "robustness/iterations_to_flip_fake": 5.0,
         "robustness/accuracy_real_clean": 1.0, "robustness/accuracy_real_fgsm": 1.0,
-    }  # fmt: skip
+    }
     unclamped = robustness_report(D, x, x.clone(), "ns", fgsm_eps=0.6, step_size=0.01, max_iterations=5, data_range=None)
     assert unclamped["robustness/flip_share_fake"] == 1.0 and unclamped["robustness/accuracy_real_fgsm"] == 0.0
     assert unclamped["robustness/iterations_to_flip_real"] == 2.0  # 0.015 - 0.01 > 0, 0.015 - 0.02 < 0

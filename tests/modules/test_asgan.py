@@ -57,7 +57,7 @@ def test_two_adam_steps_per_discriminator_step_and_clamped_reals():
 @pytest.mark.parametrize("option, value, message", [
     ("eps", -0.1, r"eps=-0.1 is invalid; use eps >= 0"),
     ("perturbation", DAT(), r"perturbation=.* is invalid; leave it unset for ASGAN"),
-])  # fmt: skip
+])
 def test_bad_options_name_the_option_and_fix(option, value, message):
     with pytest.raises(ValueError, match=message):
         ASGAN(generator=MLPGenerator(), discriminator=LinearD([1.0, 1.0]), **{option: value})
@@ -80,6 +80,6 @@ def test_adaptive_augmentations_observe_one_batch_per_d_step():
 
     counting = Counting()
     model = ASGAN(eps=0.25, data_range=None, generator=MLPGenerator(hidden=4), discriminator=RecordingLinearD([0.5, -2.0]),
-                  loss="ns", n_dis=1, max_iterations=3, augmentations=[counting])  # fmt: skip
+                  loss="ns", n_dis=1, max_iterations=3, augmentations=[counting])
     _fit(model, batches=3)
     assert counting.observed == 3

@@ -1,4 +1,3 @@
-import lightning as L
 import pytest
 import torch
 
@@ -8,8 +7,6 @@ from datgan_lightning.losses import get_loss
 from datgan_lightning.modules import GAN, Toy2DGAN
 from datgan_lightning.modules.optim import linear_decay
 from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
-
-
 from tests.conftest import fast_trainer as _trainer
 
 

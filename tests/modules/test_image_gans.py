@@ -6,7 +6,7 @@ import torch
 
 from datgan_lightning.adversarial import DAT
 from datgan_lightning.errors import ConfigurationError
-from datgan_lightning.modules import DCGAN, WGAN, InfoMaxGAN, SSGAN
+from datgan_lightning.modules import DCGAN, SSGAN, WGAN, InfoMaxGAN
 from tests.conftest import fast_trainer, image_loader
 
 TINY = {
@@ -50,7 +50,7 @@ def _eval(model):
 
 @pytest.mark.parametrize("model_class, aux, weight_d, weight_g", [
     (SSGAN, "rotation_loss", 1.0, 0.2), (InfoMaxGAN, "infomax_loss", 0.2, 0.2),
-])  # fmt: skip
+])
 def test_auxiliary_losses_see_clean_reals_and_the_generators_fakes(model_class, aux, weight_d, weight_g):
     model = _eval(model_class(**TINY[model_class], perturbation=DAT(eps=50.0)))
     real = torch.rand(4, 3, 32, 32) * 2 - 1

@@ -97,7 +97,7 @@ def test_config_overlay_builds_sgd_for_d_and_adamw_for_g_on_any_module(tmp_path)
     assert set(yaml.safe_load(overlay.read_text())["model"]["init_args"]) == {"optimizer_d", "optimizer_g", "scheduler_d"}
     cli = create_cli(["--config", str(CONFIGS / "toy2d" / "gan_dat_balanced.yaml"), "--config", str(overlay),
                       f"--trainer.logger.init_args.save_dir={tmp_path}", "--model.init_args.max_iterations=2",
-                      "--data.init_args.batch_size=8", "--trainer.callbacks=[]"], run=False)  # fmt: skip
+                      "--data.init_args.batch_size=8", "--trainer.callbacks=[]"], run=False)
     (opt_d, opt_g), (sched_d,) = cli.model.configure_optimizers()
     assert type(opt_d) is torch.optim.SGD and opt_d.defaults["lr"] == 0.01 and type(opt_g) is torch.optim.AdamW
     assert type(sched_d) is torch.optim.lr_scheduler.StepLR and sched_d.step_size == 1000

@@ -61,7 +61,7 @@ def test_every_d_call_of_a_step_gets_the_real_batchs_classes(perturbation):
 
 def test_trains_and_checkpoints_with_dat_r1_and_diffaugment(tmp_path):
     gan = ProjectionGAN(num_classes=K, ngf=2, ndf=4, n_dis=2, max_iterations=1, perturbation=DAT(eps=1.0),
-                        regularizers=[R1()], augmentations=[DiffAugment(policy="translation")])  # fmt: skip
+                        regularizers=[R1()], augmentations=[DiffAugment(policy="translation")])
     trainer = fast_trainer(tmp_path, enable_checkpointing=True)
     trainer.fit(gan, _loader())
     assert gan.generator_iterations == 1

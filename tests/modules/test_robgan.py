@@ -175,9 +175,8 @@ def test_finetune_attack_takes_steps_of_finetune_step_size(step_size, moved):
 def test_clean_and_madry_configs_train_the_co_training_classifier_from_scratch_on_reals_only():
     """Rob-GAN Table 1's baselines: the same net as cifar10_subset_cpu.yaml's D, no checkpoint, no fakes (lam 0),
     Madry's PGD as the co-training attack (5 steps of 0.0078 in 0.03125) or none."""
-    from tests.conftest import REPO
-
     from datgan_lightning.cli import create_cli
+    from tests.conftest import REPO
 
     def model(name):
         args = ["--config", str(REPO / "configs" / "robgan" / name), "--trainer.logger=false", "--trainer.callbacks=[]"]

@@ -6,8 +6,6 @@ from datgan_lightning.modules import SNGAN
 from tests.conftest import fast_trainer, image_loader
 
 
-
-
 @pytest.mark.parametrize("perturbation", [None, DAT(eps=1.0)], ids=["baseline", "dat"])
 def test_one_generator_iteration_on_tiny_nets(tmp_path, perturbation):
     torch.manual_seed(0)

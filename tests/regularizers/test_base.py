@@ -40,7 +40,7 @@ def test_defaults_and_config():
     assert GP().config()["init_args"] == {"weight": 10.0, "every": 1, "at": "interpolates"}
     assert AR().config()["init_args"] == {
         "weight": 10.0, "every": 1, "eps": 1e-4, "positions": ["real", "fake"], "reduction": "norm", "loss": None,
-    }  # fmt: skip
+    }
     assert (R1().at, R1().center, LP().one_sided, ZeroGP().center, GP().center) == ("real", 0.0, True, 0.0, 1.0)
     assert R2(every=8).every == 8
     assert repr(RFM(loss="ns")) == "RFM(weight=10.0, every=1, eps=0.0001, positions=['real', 'fake'], reduction='norm', loss='ns')"

@@ -59,7 +59,7 @@ def test_anchors_are_checkpointed_buffers_and_config_round_trips():
     assert set(state) == {"ema_real", "ema_fake", "steps", "calls"}
     back = Regularizer.from_config(lecam.config())
     assert back.config() == lecam.config() == {"class_path": "datgan_lightning.regularizers.lecam.LeCam",
-                                                "init_args": {"weight": 0.1, "decay": 0.5, "start": 3, "every": 2, "warmup": "restart", "delay": 0}}  # fmt: skip
+                                                "init_args": {"weight": 0.1, "decay": 0.5, "start": 3, "every": 2, "warmup": "restart", "delay": 0}}
     back.load_state_dict(state)
     assert [float(a) for a in back.anchors] == [1.0, 2.0] and int(back.calls) == 1
 
@@ -163,7 +163,7 @@ def test_continue_reproduces_the_references_step_by_step(name, decay, first_itr,
     n_dis, start_itr, iterations = 3, 4, 9
     generator = torch.Generator().manual_seed(1)
     batches = [(torch.randn(5, generator=generator, dtype=torch.float64) + 1, torch.randn(5, generator=generator, dtype=torch.float64) - 1)
-               for _ in range(n_dis * iterations)]  # fmt: skip
+               for _ in range(n_dis * iterations)]
     expected = _reference_terms(decay, start_itr, n_dis, iterations, first_itr, batches, lc=0.3)
     lecam = LeCam(weight=0.3, decay=decay, start=start_for(start_itr, n_dis), delay=n_dis, warmup="continue")
     got = [float(lecam(None, None, None, real, fake)) for real, fake in batches]

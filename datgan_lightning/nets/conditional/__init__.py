@@ -16,4 +16,4 @@ from datgan_lightning.nets.conditional.resnet import (
 __all__ = [
     "ACResNetDiscriminator", "ConditionalBatchNorm2d", "ConditionalGBlock", "ConditionalResNetGenerator",
     "LabelledDiscriminator", "ProjectionResNetDiscriminator", "ac_discriminator", "generator32", "generator64", "projection_discriminator",
-]  # fmt: skip
+]

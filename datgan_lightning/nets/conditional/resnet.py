@@ -67,7 +67,7 @@ class ConditionalResNetGenerator(Generator):
     """
 
     def __init__(self, num_classes: int, latent_dim: int, channels: Sequence[int], upsample: Sequence[bool],
-                 bottom_width: int = 4, out_channels: int = 3) -> None:  # fmt: skip
+                 bottom_width: int = 4, out_channels: int = 3) -> None:
         super().__init__(latent_dim)
         if num_classes < 1:
             raise ValueError(f"num_classes={num_classes} is invalid; a conditional generator needs >= 1 class.")
@@ -103,7 +103,7 @@ class ACResNetDiscriminator(ResNetDiscriminator):
     """
 
     def __init__(self, num_classes: int, channels: Sequence[int], downsample: Sequence[bool], in_channels: int = 3,
-                 relu_shortcut: bool = False, spectral_norm: bool = False) -> None:  # fmt: skip
+                 relu_shortcut: bool = False, spectral_norm: bool = False) -> None:
         super().__init__(channels, downsample, in_channels, relu_shortcut)
         self.num_classes = int(num_classes)
         self.l_class = xavier(nn.Linear(channels[-1], num_classes), 1.0)
@@ -135,7 +135,7 @@ class ProjectionResNetDiscriminator(Discriminator):
     """
 
     def __init__(self, num_classes: int, channels: Sequence[int], downsample: Sequence[bool], in_channels: int = 3,
-                 relu_shortcut: bool = False) -> None:  # fmt: skip
+                 relu_shortcut: bool = False) -> None:
         super().__init__()
         self.num_classes = int(num_classes)
         self.trunk = ResNetDiscriminator(channels, downsample, in_channels, relu_shortcut)
