@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from datgan_lightning.adversarial.diagnostics import perturbation_size
 from datgan_lightning.adversarial.fgsm import sign_step
 from datgan_lightning.checks import number, require
 from datgan_lightning.modules.gan import GAN
@@ -44,6 +45,7 @@ class ASGAN(GAN):
         super().__init__(**kwargs)
         self.eps = float(eps)
         self.data_range = None if data_range is None else (float(data_range[0]), float(data_range[1]))
+        self.attack_size: dict[str, float] = {}  # the FGSM step's size on the last logged D step
 
     def discriminator_step(self, real: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The first update (on clean reals) happens here; returns the second's loss, on FGSM reals and the
@@ -57,5 +59,12 @@ class ASGAN(GAN):
         self.after_discriminator_update()
         # D's loss is -V, so x - eps * sign(grad V) = x + eps * sign(grad loss)
         real_adv = sign_step(real, real.grad, self.eps, self.data_range)
+        if self._logs_this_step(self.discriminator_steps + 1):  # |delta| in grey levels, only on logged steps
+            size = perturbation_size(real, real_adv, self.data_range, real.grad)
+            self.attack_size = {f"perturbation/real/{k}": v for k, v in size.items()}
         adv_loss, _, _ = self.objective.discriminator_loss(self.discriminator, real_adv, fake, labels, self.discriminator_steps)
         return adv_loss, d_real, d_fake
+
+    def log_step(self, d_loss: Tensor, d_real: Tensor, d_fake: Tensor, g_loss: Tensor | None) -> None:
+        super().log_step(d_loss, d_real, d_fake, g_loss)
+        self.log_dict(self.attack_size, on_step=True, on_epoch=False)  # as a strategy's perturbation/<key>
