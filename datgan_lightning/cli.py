@@ -24,14 +24,13 @@ import json
 import logging
 import os
 import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
 import torch
 from jsonargparse.typing import PositiveInt
-from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -41,6 +40,7 @@ import datgan_lightning.modules  # noqa: F401  registers gan_ddp; the modules a 
 from datgan_lightning import __version__
 from datgan_lightning.callbacks.divergence import DivergenceGuard
 from datgan_lightning.callbacks.resume import ResumeState
+from datgan_lightning.callbacks.run_folder import RunFolder
 from datgan_lightning.checkpoint_io import AtomicCheckpointIO
 from datgan_lightning.distributed import default_strategy
 from datgan_lightning.errors import CheckpointError, ConfigurationError, DivergenceError, accepted_options, one_line
@@ -125,57 +125,8 @@ def _strip_worker_traceback(message: str) -> str:
     return text if text and kind.isidentifier() else kind
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's live process
-    return True
-
-
-class RunFolder(Callback):
-    """The folder a ``fit`` writes to. :meth:`claim` refuses it while another live run holds its lock (the
-    file ``<folder>.lock`` beside it, holding the pid; a dead pid's lock is stale and taken over) and takes
-    the lock; the lock goes when the run ends, and a run rejected before it wrote a checkpoint leaves no
-    folder behind."""
-
-    path: Path | None = None
-
-    def claim(self, path: str | None) -> None:
-        if path is None or rank_zero_only.rank != 0:
-            return
-        self.path = Path(path)
-        self.created = [p for p in (self.path, *self.path.parents) if not p.exists()]
-        self.lock = self.path.with_name(self.path.name + ".lock")  # inside, Lightning would warn the folder is not empty
-        existing = next(p for p in (self.path, *self.path.parents) if p.exists())
-        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-            problem = "is not writable" if existing.is_dir() else "is not a directory"
-            raise ConfigurationError(f"cannot write the run's outputs to {str(self.path)!r}: {str(existing)!r} {problem}; choose "
-                                     "another --trainer.logger.init_args.save_dir (or --trainer.default_root_dir).")
-        owner = self.lock.read_text().strip() if self.lock.is_file() else ""
-        if owner.isdigit() and int(owner) != os.getpid() and _pid_alive(int(owner)):
-            raise ConfigurationError(f"the run folder {str(self.path)!r} is in use by another run (pid {owner}); wait for it to end, "
-                                     "or give this run its own folder (--trainer.logger.init_args.version or .name).")
-        self.lock.parent.mkdir(parents=True, exist_ok=True)
-        self.lock.write_text(f"{os.getpid()}\n")
-
-    def release(self, rejected: bool = False) -> None:
-        if self.path is None:
-            return
-        self.lock.unlink(missing_ok=True)
-        if rejected and self.path in self.created and not any(self.path.rglob("*.ckpt")):
-            shutil.rmtree(self.path, ignore_errors=True)
-        for parent in self.created[1:] if rejected else []:
-            try:
-                parent.rmdir()  # only if empty
-            except OSError:
-                break
-        self.path = None
-
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        self.release(rejected=user_error(exception) is not None and not isinstance(exception, DivergenceError))
+def _rejects_input(exception: BaseException) -> bool:  # a bad option; a divergence keeps its folder and checkpoints
+    return user_error(exception) is not None and not isinstance(exception, DivergenceError)
 
 
 def _model_options(args: list[str]) -> tuple[list[str], list[str], set[str]]:
@@ -213,7 +164,7 @@ class DatganCLI(LightningCLI):
         kwargs.setdefault("parser_class", DatganArgumentParser)
         kwargs.setdefault("parser_kwargs", {}).setdefault("prog", PROG)
         self.resumed_iterations: int | None = None
-        self.run_folder = RunFolder()
+        self.run_folder = RunFolder(is_rejection=_rejects_input)
         super().__init__(*args, **kwargs)
 
     @staticmethod
@@ -308,7 +259,7 @@ class DatganCLI(LightningCLI):
         callbacks, plugins = _as_list(config.get("callbacks")), _as_list(config.get("plugins"))
         defaults = [cls() for cls in (ResumeState, DivergenceGuard) if not any(isinstance(c, cls) for c in callbacks)]
         atomic = [] if any(isinstance(p, CheckpointIO) for p in plugins) else [AtomicCheckpointIO()]
-        self.run_folder = RunFolder()
+        self.run_folder = RunFolder(is_rejection=_rejects_input)
         return super().instantiate_trainer(callbacks=[*callbacks, *defaults, self.run_folder], plugins=[*plugins, *atomic], **kwargs)
 
     # ------------------------------------------------------------ running
@@ -350,10 +301,9 @@ def _importable(*names: str) -> bool:
 
     for name in names:
         try:
-            importlib.import_module(name)
-            return True
+            return bool(importlib.import_module(name))
         except ImportError:
-            pass
+            continue
     return False
 
 
