@@ -40,4 +40,7 @@ for command in datgan datgan-compare datgan-train-classifier; do
     "$base" -s "$work/site/bin/$command" --help > "$work/help.txt" || { echo "error: $command --help failed"; cat "$work/help.txt"; exit 1; }
     echo "$command --help: $(wc -l < "$work/help.txt") lines"
 done
+version=$("$base" -s "$work/site/bin/datgan" --version)   # the one version, from datgan_lightning.__version__
+case "$version" in *"$("$base" -s -c 'import datgan_lightning; print(datgan_lightning.__version__)')"*) echo "datgan --version: $version" ;;
+    *) echo "error: datgan --version printed '$version', not the package's __version__"; exit 1 ;; esac
 echo "release check passed: $(cd "$work/dist" && ls)"
