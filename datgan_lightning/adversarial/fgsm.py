@@ -21,6 +21,7 @@ def sign_step(x: Tensor, grad: Tensor, step_size: float, data_range: tuple[float
     ``step_size`` steps down), detached; ``data_range=None`` leaves the result unclamped.
 
     Example:
+        >>> import torch
         >>> sign_step(torch.zeros(3), torch.tensor([2.0, -0.5, 0.0]), 0.1)
         tensor([ 0.1000, -0.1000,  0.0000])
     """
