@@ -33,7 +33,7 @@ fixed per seed; the global RNG is forked):
 * ``fid`` at ``--fid-points`` evenly spaced iterations: domain-classifier FID (``benchmarks/ablation.py``'s
   classifier) of ``--num-fake`` samples against the training images.
 
-Outputs: ``<out>/dat_step.jsonl`` (one line per finished cell, appended atomically; a rerun skips those),
+Outputs: ``<out>/dat_step_cells.json`` (each finished cell added at once, atomically; a rerun skips those),
 ``<out>/dat_step_table.md`` and ``<out>/dat_step.png``.
 """
 
@@ -49,8 +49,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.cells import run_grid
-from benchmarks.harness import DEFAULT_DATA, file_digest, prepare_classifier
+from benchmarks.harness import DEFAULT_DATA, FinishedCells, count, file_digest, prepare_classifier, run_jobs, run_safely
 
 ARMS = ("dat", "gan", "matched", "dat_no_pi", "dat_sample", "dat_0.6")  # most informative first: partial grids keep them
 GREY = 2 / 255  # one 8-bit grey level on [-1, 1]
@@ -146,10 +145,7 @@ def _study_callback(job: dict[str, Any], real: torch.Tensor, z: torch.Tensor, qu
 
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (arm, seed) cell and record its measures; a failure is reported, never raised."""
-    try:
-        return {**job, **_train(job), "error": None}
-    except Exception as err:  # noqa: BLE001 - one failed cell must not lose the grid
-        return {**job, "records": [], "seconds": None, "error": f"{type(err).__name__}: {err}"}
+    return run_safely(_train, job, on_failure={"records": []})
 
 
 def _train(job: dict[str, Any]) -> dict[str, Any]:
@@ -175,9 +171,8 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     callback = _study_callback(job, real, z, quality, data.train_dataset)
     trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=False, callbacks=[callback], enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=module.n_dis)
-    start = time.perf_counter()
     trainer.fit(module, data)
-    return {"records": callback.records, "seconds": time.perf_counter() - start}
+    return {"records": callback.records}
 
 
 # ------------------------------------------------------------------------------------ calibration
@@ -338,6 +333,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per arm (default 3)")
+    parser.add_argument("--jobs", type=count, default=1, help="parallel processes, one thread each (default 1)")
     parser.add_argument("--iterations", type=int, default=150, help="generator iterations per run (default 150)")
     parser.add_argument("--width", type=int, default=16, help="SNGAN ngf = ndf (default 16; Mimicry 256/128)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch (default 32; the authors' 64)")
@@ -385,8 +381,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             key = f"{arm} seed={seed} " + " ".join(f"{k}={v}" for k, v in settings.items()) + f" data={file_digest(args.data)} classifier={name}"
             jobs.append({"key": key, "arm": arm, "seed": seed, **settings, "data": str(args.data), "classifier": str(classifier),
                          "cache_dir": str(args.out / "real_features"), "data_key": f"dat_step-{file_digest(args.data)}"})
-    jsonl = args.out / "dat_step.jsonl"
-    cells = run_grid(jobs, run_cell, jsonl, _describe, run_missing=not args.report_only)
+    journal = FinishedCells(args.out / "dat_step_cells.json")
+    cells = ([c for c in map(journal.get, jobs) if c is not None] if args.report_only
+             else run_jobs(run_cell, jobs, args.jobs, start, _describe, journal))
     report(cells, args.arms, args.out, settings, time.perf_counter() - start)
     return cells
 
@@ -403,7 +400,7 @@ def report(cells: list[dict[str, Any]], arms: list[str], out: Path, settings: di
             print(f"FAILED {cell['key']}: {cell['error']}")
     write_atomically(out / "dat_step_table.md", lambda tmp: Path(tmp).write_text(text + "\n"))
     save_plot(cells, arms, out / "dat_step.png")
-    print(f"jsonl: {out / 'dat_step.jsonl'}\ntable: {out / 'dat_step_table.md'}\nplot: {out / 'dat_step.png'}")
+    print(f"cells: {out / 'dat_step_cells.json'}\ntable: {out / 'dat_step_table.md'}\nplot: {out / 'dat_step.png'}")
 
 
 def _describe(cell: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ at 25, 50, 75 and 100 % of the run. A run is broken if
 3. a score is not finite (training produced NaN).
 
 Each method's rate comes with a 95 % Wilson interval, and Fisher's exact test (two-sided) against ``gan``
-at the same LR. Outputs: ``<out>/divergence_rate.jsonl`` (one line per finished run, appended atomically;
+at the same LR. Outputs: ``<out>/divergence_rate_cells.json`` (each finished run added at once, atomically;
 a rerun skips those), ``<out>/divergence_rate_table.md`` and ``<out>/divergence_rate.png``.
 """
 
@@ -38,8 +38,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.cells import run_grid
-from benchmarks.harness import DEFAULT_DATA, file_digest, prepare_classifier
+from benchmarks.harness import DEFAULT_DATA, FinishedCells, count, file_digest, prepare_classifier, run_jobs, run_safely
 
 METHODS = ("gan", "dat", "dat_sample", "r1")
 LRS = (0.002, 0.005)
@@ -117,10 +116,7 @@ def _fid(quality: Any, generator: Any, dataset: Any, data_key: str) -> float | N
 
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (lr, method, seed) run, scoring FID at the fixed fractions; never raises."""
-    try:
-        return {**job, **_train(job), "error": None}
-    except Exception as err:  # noqa: BLE001 - one failed run must not lose the grid
-        return {**job, "fids": [], "seconds": None, "error": f"{type(err).__name__}: {err}"}
+    return run_safely(_train, job, on_failure={"fids": []})
 
 
 def _train(job: dict[str, Any]) -> dict[str, Any]:
@@ -145,9 +141,8 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
 
     trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=False, callbacks=[FidAtFractions()], enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
-    start = time.perf_counter()
     trainer.fit(module, data)
-    return {"fids": fids, "seconds": time.perf_counter() - start}
+    return {"fids": fids}
 
 
 def untrained_fid(args: argparse.Namespace, job: dict[str, Any]) -> float:
@@ -240,6 +235,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--lrs", nargs="+", type=float, default=list(LRS))
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per cell (default 10)")
+    parser.add_argument("--jobs", type=count, default=1, help="parallel processes, one thread each (default 1)")
     parser.add_argument("--iterations", type=int, default=500, help="generator iterations per run (default 500, as RESULTS' Fig. 4)")
     parser.add_argument("--width", type=int, default=32, help="DCGAN ngf = ndf (default 32, as configs/cpu/dcgan_cifar10_subset.yaml)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch (default 32, as the CPU configs)")
@@ -289,7 +285,9 @@ def main(argv: list[str] | None = None) -> dict[tuple[float, str], dict[str, Any
             for method in args.methods:
                 key = f"{method} lr={lr:g} seed={seed} " + " ".join(f"{k}={v}" for k, v in settings.items()) + f" classifier={name}"
                 jobs.append({"key": key, "method": method, "lr": lr, "seed": seed, **common})
-    cells = run_grid(jobs, run_cell, args.out / "divergence_rate.jsonl", lambda c: _describe(c, reference), run_missing=not args.report_only)
+    journal = FinishedCells(args.out / "divergence_rate_cells.json")
+    cells = ([c for c in map(journal.get, jobs) if c is not None] if args.report_only
+             else run_jobs(run_cell, jobs, args.jobs, start, lambda c: _describe(c, reference), journal))
     table = rates(cells, reference)
     text = (f"DCGAN width {args.width}, batch {args.batch_size}, {args.iterations} generator iterations, FID of {args.num_fake} fakes "
             f"({name}, held-out accuracy {accuracy:.3f}); untrained-generator FID {reference:.1f}; dat_sample eps {args.eps_sample}; "
@@ -299,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[float, str], dict[str, Any
 
     write_atomically(args.out / "divergence_rate_table.md", lambda tmp: Path(tmp).write_text(text + "\n"))
     save_plot(table, args.methods, args.lrs, args.out / "divergence_rate.png")
-    print(f"jsonl: {args.out / 'divergence_rate.jsonl'}\ntable: {args.out / 'divergence_rate_table.md'}\nplot: {args.out / 'divergence_rate.png'}")
+    print(f"cells: {args.out / 'divergence_rate_cells.json'}\ntable: {args.out / 'divergence_rate_table.md'}\nplot: {args.out / 'divergence_rate.png'}")
     return table
 
 

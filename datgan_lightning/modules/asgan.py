@@ -45,7 +45,6 @@ class ASGAN(GAN):
         super().__init__(**kwargs)
         self.eps = float(eps)
         self.data_range = None if data_range is None else (float(data_range[0]), float(data_range[1]))
-        self.attack_size: dict[str, float] = {}  # the FGSM step's size on the last logged D step
 
     def discriminator_step(self, real: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The first update (on clean reals) happens here; returns the second's loss, on FGSM reals and the
@@ -64,7 +63,3 @@ class ASGAN(GAN):
             self.attack_size = {f"perturbation/real/{k}": v for k, v in size.items()}
         adv_loss, _, _ = self.objective.discriminator_loss(self.discriminator, real_adv, fake, labels, self.discriminator_steps)
         return adv_loss, d_real, d_fake
-
-    def log_step(self, d_loss: Tensor, d_real: Tensor, d_fake: Tensor, g_loss: Tensor | None) -> None:
-        super().log_step(d_loss, d_real, d_fake, g_loss)
-        self.log_dict(self.attack_size, on_step=True, on_epoch=False)  # as a strategy's perturbation/<key>

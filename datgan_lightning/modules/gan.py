@@ -122,8 +122,8 @@ class GAN(GeneratorSampling, LightningModule):
         self.generator, self.discriminator = generator, discriminator
         self.regularizers, self.augmentations = self.objective.regularizers, self.objective.augmentations  # state in checkpoints
         self.labelled_discriminator = is_conditional(generator) and takes_labels(discriminator)
-        self.generator_iterations = 0
-        self.discriminator_steps = 0
+        self.generator_iterations, self.discriminator_steps = 0, 0
+        self.attack_size: dict[str, float] = {}  # a module's own attack's |delta| on the last logged D step (ASGAN, RobGAN)
         self.generator_ema = None if ema_decay is None else ema_copy(generator, ema_decay)
         self.compile_options = (compile if isinstance(compile, dict) else {}) if compile else None
         self.channels_last = bool(channels_last)
@@ -217,8 +217,12 @@ class GAN(GeneratorSampling, LightningModule):
         logs = {"loss/d": d_loss.detach(), "d/real": d_real.detach().mean(), "d/fake": d_fake.detach().mean()}
         if g_loss is not None:
             logs["loss/g"] = g_loss.detach()
-        logs.update({k: v.detach() if isinstance(v, Tensor) else float(v) for k, v in self.objective.log_values().items()})
-        self.log_dict(logs, on_step=True, on_epoch=False)
+        logs.update({k: v.detach() if isinstance(v, Tensor) else float(v) for k, v in {**self.objective.log_values(), **self.attack_size}.items()})
+        # data parallel: the global batch's values (mean over ranks; max for maxima), only on logged steps
+        maxima = {k: logs.pop(k) for k in [k for k in logs if k.endswith("max_grey")]}
+        self.log_dict(logs, on_step=True, on_epoch=False, sync_dist=True)
+        if maxima:
+            self.log_dict(maxima, on_step=True, on_epoch=False, sync_dist=True, reduce_fx="max")
         self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
 
     def _logs_this_step(self, step: int | None = None) -> bool:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from datgan_lightning.adversarial.diagnostics import perturbation_size
 from datgan_lightning.adversarial.pgd import pgd_ascent
 from datgan_lightning.modules.gan import GAN
 from datgan_lightning.nets.conditional import ac_discriminator, generator32, generator64
@@ -107,7 +108,9 @@ class RobGAN(GAN):
         fake_labels = self.generator.sample_labels(len(real), self.device)
         with torch.no_grad():
             fake = self.generate(len(real), fake_labels)
-        real = self.attack(real, labels)
+        clean, real = real, self.attack(real, labels)
+        if self._logs_this_step(self.discriminator_steps + 1):  # |delta| in grey levels, only on logged steps
+            self.attack_size = {f"perturbation/real/{k}": v for k, v in perturbation_size(clean, real, (-1.0, 1.0)).items()}
         (d_real, c_real), (d_fake, c_fake) = self.discriminator.forward_both(real), self.discriminator.forward_both(fake)
         d_real, d_fake = d_real.reshape(-1), d_fake.reshape(-1)
         loss = real_loss(d_real, c_real, labels) + fake_loss(d_fake, c_fake, fake_labels, self.class_loss)

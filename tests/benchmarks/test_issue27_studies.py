@@ -22,8 +22,8 @@ def tiny_npz(tmp_path):
 def test_dat_step_quick_grid_records_and_resumes(tiny_npz, tmp_path, capsys):
     out = tmp_path / "out"
     cells = dat_step.main(["--quick", "--arms", "dat", "matched", "--data", str(tiny_npz), "--out", str(out)])
-    lines = [json.loads(line) for line in (out / "dat_step.jsonl").read_text().splitlines()]
-    assert [c["arm"] for c in lines] == ["dat", "matched"] and lines == cells
+    journal = json.loads((out / "dat_step_cells.json").read_text())
+    assert [c["arm"] for c in journal.values()] == ["dat", "matched"] and list(journal.values()) == cells
     for cell in cells:
         assert cell["error"] is None and [e["iteration"] for e in cell["records"]] == [0, 1, 2]
         last = cell["records"][-1]
@@ -32,13 +32,13 @@ def test_dat_step_quick_grid_records_and_resumes(tiny_npz, tmp_path, capsys):
     assert (out / "dat_step.png").stat().st_size > 1000 and "| dat | 1 |" in (out / "dat_step_table.md").read_text()
     capsys.readouterr()
     dat_step.main(["--quick", "--arms", "dat", "matched", "--data", str(tiny_npz), "--out", str(out)])  # same command
-    assert "2 already in" in capsys.readouterr().out and len((out / "dat_step.jsonl").read_text().splitlines()) == 2
+    assert capsys.readouterr().out.count("finished earlier") == 2 and json.loads((out / "dat_step_cells.json").read_text()) == journal
 
 
 def test_divergence_rate_quick_grid(tiny_npz, tmp_path):
     out = tmp_path / "out"
     table = divergence_rate.main(["--quick", "--methods", "gan", "r1", "--lrs", "0.005", "--data", str(tiny_npz), "--out", str(out)])
-    cells = [json.loads(line) for line in (out / "divergence_rate.jsonl").read_text().splitlines()]
+    cells = list(json.loads((out / "divergence_rate_cells.json").read_text()).values())
     assert [(c["method"], c["seed"]) for c in cells] == [("gan", 0), ("r1", 0), ("gan", 1), ("r1", 1)]  # seed-major
     assert all(c["error"] is None and len(c["fids"]) == len(divergence_rate.FID_FRACTIONS) for c in cells)
     assert set(table) == {(0.005, "gan"), (0.005, "r1")} and table[(0.005, "gan")]["runs"] == 2

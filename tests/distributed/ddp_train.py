@@ -7,7 +7,7 @@ weights written per rank.
 
 Each of the global batch's 8 latents is fixed by its step and its row, and each rank draws its rows of
 it; the data sampler gives each rank half of every 1-process batch: the 2-process run sees the same
-global batches as the 1-process one. Writes ``OUT_DIR/rank<r>.pt`` (G and D state) and ``rank<r>.json``.
+global batches as the 1-process one. Writes ``OUT_DIR/rank<r>.pt`` (G and D state) and ``rank<r>.json`` (with the last logged values).
 (DDP inside pytest would re-run the pytest session in the child process, hence a script.)
 """
 
@@ -101,7 +101,7 @@ def main() -> None:
     strategy = "auto" if processes == 1 else args.strategy
     trainer = L.Trainer(accelerator="cpu", devices=args.devices, num_nodes=args.num_nodes, strategy=strategy,
                         sync_batchnorm=args.batchnorm and processes > 1, max_epochs=-1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=2,
                         default_root_dir=args.out, use_distributed_sampler=False, callbacks=[norms := NormsInTraining()])
     if processes > 1:  # rank r takes rows [r * b, (r + 1) * b) of every 1-process batch (Lightning's sampler would shuffle)
         loader = DataLoader(TensorDataset(data), batch_size=GLOBAL_BATCH // processes, sampler=RankRows(len(data), trainer.global_rank, processes))
@@ -112,7 +112,7 @@ def main() -> None:
     torch.save(state, args.out / f"rank{trainer.global_rank}.pt")
     info = {"world_size": trainer.world_size, "generator_iterations": model.generator_iterations,
             "strategy": type(trainer.strategy).__name__, "norms": norms.names,
-            "noise": torch.rand(2).tolist(),
+            "noise": torch.rand(2).tolist(), "logged": {k: float(v) for k, v in trainer.callback_metrics.items()},
             "moved": max((v - initial[k]).abs().max().item() for k, v in state.items() if v.is_floating_point())}
     (args.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(info))
 

@@ -66,5 +66,8 @@ def test_two_processes_and_two_nodes_train_the_weights_of_one_process(tmp_path):
         assert _max_difference(_weights(tmp_path / run, 0), _weights(tmp_path / run, 1)) == 0.0  # identical on all ranks
         assert _max_difference(one, _weights(tmp_path / run, 0)) < 1e-6, run  # each rank attacks its own rows
         assert ranks[0]["noise"] != ranks[1]["noise"]  # each rank its own random stream...
+        logged, expected = ranks[0]["logged"], info["logged"]  # the global batch's losses, logits and step size
+        assert logged.keys() == expected.keys() and {"loss/d", "loss/g", "d/real", "perturbation/real/max_grey"} <= expected.keys()
+        assert all(abs(logged[k] - expected[k]) <= 1e-5 * max(1.0, abs(expected[k])) for k in expected), run
     devices, nodes = (json.loads((tmp_path / run / "rank1.json").read_text())["noise"] for run in ("devices", "nodes"))
     assert devices == nodes  # ...reproducibly

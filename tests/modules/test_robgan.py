@@ -188,3 +188,30 @@ def test_clean_and_madry_configs_train_the_co_training_classifier_from_scratch_o
         assert [p.shape for p in baseline.discriminator.classifier_parameters()] == [p.shape for p in cotrain.discriminator.classifier_parameters()]
     assert (madry.finetune_eps, madry.finetune_steps, madry.finetune_step_size) == (cotrain.attack_eps, cotrain.attack_steps, cotrain.attack_step_size)
     assert clean.finetune_eps == 0
+
+
+class LinearStubD(StubD):
+    """StubD whose real/fake logit falls with every pixel: the real loss's gradient has one sign everywhere."""
+
+    def forward_both(self, x):
+        logit, classes = super().forward_both(x)
+        return logit - 1e-3 * x.flatten(1).sum(1, keepdim=True), classes
+
+
+def test_the_pgd_step_is_logged_in_grey_levels_on_logged_steps(tmp_path):
+    """5 steps of 0.0078 projected on eps = 0.03125 move every real pixel by exactly eps (reals in
+    [-0.5, 0.5] are never clamped): 0.03125 / (2/255) = 3.984375 grey levels, mean and max."""
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    gan = _gan(max_iterations=2, n_dis=1)
+    gan.discriminator = LinearStubD()
+    logger = CSVLogger(tmp_path, name="logs")
+    loader = DataLoader(TensorDataset(torch.rand(8, 3, 32, 32) - 0.5, torch.arange(8) % K), batch_size=2)
+    fast_trainer(tmp_path, logger=logger, log_every_n_steps=2).fit(gan, loader)
+    with open(f"{logger.log_dir}/metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("perturbation/real/mean_grey")]
+    assert [float(r["generator_iterations"]) for r in rows] == [2.0]
+    assert float(rows[0]["perturbation/real/mean_grey"]) == pytest.approx(3.984375, rel=1e-5)
+    assert float(rows[0]["perturbation/real/max_grey"]) == pytest.approx(3.984375, rel=1e-5)
