@@ -226,12 +226,13 @@ class GAN(GeneratorSampling, LightningModule):
         self.log("generator_iterations", float(self.generator_iterations), on_step=True, on_epoch=False, prog_bar=True)
 
     def _logs_this_step(self, step: int | None = None) -> bool:
-        # self.log costs more than a whole toy-2D iteration; Lightning writes step logs only on every
-        # log_every_n_steps-th training batch (and when stopping), so only log on those. One batch is
-        # one D step, so discriminator_steps (checkpointed) counts the batches Lightning counts.
-        every = self.trainer.log_every_n_steps
-        step = self.discriminator_steps if step is None else step
-        return every > 0 and (step % every == 0 or self.trainer.should_stop)
+        # self.log costs more than a toy-2D iteration: log only where Lightning writes step logs (every
+        # log_every_n_steps-th batch, and when stopping); a batch is a D step, so discriminator_steps counts them
+        try:
+            every, stopping = self.trainer.log_every_n_steps, self.trainer.should_stop
+        except RuntimeError:  # not attached to a Trainer: a step called by hand logs nothing
+            return False
+        return every > 0 and ((self.discriminator_steps if step is None else step) % every == 0 or stopping)
 
     def unpack_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
         """``(real, labels)``: the images (in the training layout) and, for a class-conditional G, the
@@ -291,8 +292,7 @@ class GAN(GeneratorSampling, LightningModule):
         return list(self.discriminator.parameters())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["generator_iterations"] = self.generator_iterations
-        checkpoint["discriminator_steps"] = self.discriminator_steps
+        checkpoint.update(generator_iterations=self.generator_iterations, discriminator_steps=self.discriminator_steps)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.generator_iterations = checkpoint.get("generator_iterations", 0)
