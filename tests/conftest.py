@@ -43,19 +43,30 @@ def image_loader(n=8, channels=3, size=32, batch_size=4):
 
 
 # The developers' fast subset is `pytest -m "not slow"` (docs/guides/cli.md); the CI runs everything. These
-# are the slowest tests on a loaded 2-core machine: multi-process (DDP) runs, kill-and-resume runs of
-# several subprocesses, benchmark smoke runs and torch.compile, each taking tens of seconds to minutes.
+# are the slowest tests: multi-process (DDP) runs, kill-and-resume runs of several subprocesses, benchmark
+# smoke runs and torch.compile, each taking tens of seconds to minutes.
 SLOW = (
-    "tests/distributed/test_ddp_training.py", "tests/distributed/test_scale_benchmark.py", "tests/callbacks/test_ddp.py",
-    "tests/callbacks/test_eval_speed_benchmark.py", "tests/benchmarks/",
-    *(f"tests/test_benchmarks.py::test_{name}" for name in ("toy2d_json", "speed_memory", "mnist_dcgan", "speed_json", "lr_sensitivity", "ablation_json")),
-    "tests/test_benchmark_robgan.py", "tests/test_benchmark_stabilizers.py", "tests/modules/test_compile.py::test_compiles",
+    "tests/distributed/", "tests/callbacks/test_ddp.py", "tests/test_utils.py::test_sum_over_ranks",
+    "tests/callbacks/test_eval_speed_benchmark.py", "tests/benchmarks/", "tests/modules/test_compile.py::test_compiles",
     "tests/test_resume.py::test_toy2d_kill_and_resume", "tests/test_resume.py::test_images_with_dat_kill_and_resume",
-    "tests/test_resume.py::test_a_kill_during_a_checkpoint_save",
+    "tests/test_resume.py::test_a_kill_during_a_checkpoint_save", "tests/test_resume.py::test_ctrl_c_saves",
+    "tests/test_compare.py::test_compare_trains", "tests/test_compare.py::test_a_failing_run",
+    "tests/test_configs.py::test_table3_cells_have_the_papers_setup",
 )
+# Tests that train every config or every (dataset, model) cell: the fast subset keeps the first of each
+# folder / model, the CI trains them all.
+SAMPLED = {"test_config_trains_one_generator_iteration": lambda params: params["config"].parent.name,
+           "test_table2_cell_has_table1_settings_and_matching_shapes": lambda params: params["model"]}
 
 
 def pytest_collection_modifyitems(config, items):
+    sampled = set()
     for item in items:
+        group = SAMPLED.get(getattr(item, "originalname", None))
+        if group is not None and hasattr(item, "callspec"):
+            key = (item.originalname, group(item.callspec.params))
+            if key in sampled:
+                item.add_marker(pytest.mark.slow)
+            sampled.add(key)
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
