@@ -103,3 +103,15 @@ def one_of(value: Any, option: str, choices: tuple[Any, ...]) -> Any:
     """``value`` if it is one of ``choices``."""
     require(value in choices, option, value, f"use one of {choices}")
     return value
+
+
+def non_finite(name: str, value: Any) -> str:
+    """The sentence for a NaN/inf option, shared by the Python API and the ``datgan`` command."""
+    return f"{name}={value} is not a finite number; use a finite value."
+
+
+def check_finite(owner: str, **values: Any) -> None:
+    """Raise ``ValueError`` (``"<owner>: <name>=nan is not a finite number; ..."``) for a NaN/inf number."""
+    for name, value in values.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+            raise ValueError(f"{owner}: {non_finite(name, value)}" if owner else non_finite(name, value))

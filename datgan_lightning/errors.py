@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any
 
+from datgan_lightning.checks import non_finite
+
 
 class ConfigurationError(ValueError):
     """The data and the model (or an option and the files on disk) do not fit together."""
@@ -35,18 +37,6 @@ class CheckpointError(ConfigurationError):
 
 class DivergenceError(RuntimeError):
     """Training stopped on a non-finite loss or weight (see :class:`~datgan_lightning.callbacks.DivergenceGuard`)."""
-
-
-def non_finite(name: str, value: Any) -> str:
-    """The sentence for a NaN/inf option, shared by the Python API and the ``datgan`` command."""
-    return f"{name}={value} is not a finite number; use a finite value."
-
-
-def check_finite(owner: str, **values: Any) -> None:
-    """Raise ``ValueError`` (``"<owner>: <name>=nan is not a finite number; ..."``) for a NaN/inf number."""
-    for name, value in values.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
-            raise ValueError(f"{owner}: {non_finite(name, value)}" if owner else non_finite(name, value))
 
 
 # ---------------------------------------------------------------- jsonargparse's messages in one line

@@ -21,9 +21,10 @@ import yaml
 from PIL import Image
 
 from datgan_lightning.adversarial import DAT, FGSM, PGD
+from datgan_lightning.checks import non_finite
 from datgan_lightning.cli import main
 from datgan_lightning.data import GaussianMixture2D
-from datgan_lightning.errors import non_finite, one_line
+from datgan_lightning.errors import one_line
 from datgan_lightning.modules import DCGAN
 from tests.conftest import CONFIGS
 

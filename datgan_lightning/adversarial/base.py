@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from datgan_lightning.adversarial.diagnostics import perturbation_size
-from datgan_lightning.errors import check_finite
+from datgan_lightning.checks import check_finite
 from datgan_lightning.losses import GANLoss, get_loss
 
 POSITIONS = ("real", "fake")

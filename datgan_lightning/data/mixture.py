@@ -10,7 +10,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from datgan_lightning.errors import check_finite
+from datgan_lightning.checks import check_finite
 
 MIXTURES = {
     # weight of each column of the 3x3 grid, left (x=-1) to right (x=1); split equally over its 3 modes

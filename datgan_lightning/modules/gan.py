@@ -11,9 +11,8 @@ from torch import Tensor, nn
 
 from datgan_lightning.adversarial.base import PerturbationStrategy
 from datgan_lightning.augmentations.base import Augmentation
-from datgan_lightning.checks import number, one_of, optional_number, pair, require
+from datgan_lightning.checks import check_finite, number, one_of, optional_number, pair, require
 from datgan_lightning.distributed import is_distributed, seed_per_rank
-from datgan_lightning.errors import check_finite
 from datgan_lightning.modules.optim import callable_config, ema_copy, from_config, optimizer_and_schedule, reaim_linear_decay
 from datgan_lightning.modules.sampling import GeneratorSampling
 from datgan_lightning.nets.base import batch_labels, check_data_shape, check_nets, is_conditional, takes_labels
