@@ -15,6 +15,8 @@ Tables (``--table``, one or more; every cell is a config of ``configs/`` stacked
   (or ``betas_*.yaml``), GAN and GAN+DAT, 1000 iterations (100 with ``--quick``).
 * ``fig6`` / ``fig7``: Fig. 6 (ε) and Fig. 7 (steps at ε 0.6 and 1) as command-line overrides of
   ``configs/cpu/sngan_cifar10_subset_dat.yaml`` at width 16, as ``table4``.
+* ``fig6_visible``: the same SNGAN without DAT and with batch DAT at ε = 1, 10, 30, 100: the ε where the
+  step is visible at this size (issue 27), each compared with no DAT seed by seed.
 
 Scores of each run (seed s: ``--seed_everything s``, data order seed s):
 
@@ -77,10 +79,11 @@ from benchmarks.harness import (
 )
 
 METRICS = ("fid", "kid", "flip_share_fake", "fgsm_accuracy_real", "clean_accuracy_real",
-           "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration")
+           "iterations_to_flip_real", "iterations_to_flip_fake", "seconds_per_iteration", "step_mean_grey")
 SHOWN = (("fid", "FID", 2), ("kid", "KID", 3), ("flip_share_fake", "flip share (fakes)", 3),
          ("fgsm_accuracy_real", "FGSM acc. (reals)", 3), ("clean_accuracy_real", "clean acc. (reals)", 3),
-         ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1), ("seconds_per_iteration", "s / it", 3))
+         ("iterations_to_flip_fake", "PGD its. to flip (fakes)", 1), ("seconds_per_iteration", "s / it", 3),
+         ("step_mean_grey", "perturbation step (mean grey)", 3))
 
 
 def _overlay(path: str) -> list[str]:
@@ -92,6 +95,7 @@ TABLE4_ROWS = ("baseline", "real_only", "fake_only", "discriminator_only", "gene
 FIG4_LRS = ("0.0002", "0.0005", "0.001", "0.002", "0.005")
 FIG4_BETAS = ("0.0_0.9", "0.0_0.999", "0.5_0.9", "0.5_0.999", "0.9_0.999")
 SNGAN_WIDTH = ["--model.init_args.ngf=16", "--model.init_args.ndf=16"]
+VISIBLE_EPS = ("1", "10", "30", "100")
 EPS_ARG, STEPS_ARG = "--model.init_args.perturbation.init_args.eps", "--model.init_args.perturbation.init_args.steps"
 
 
@@ -125,6 +129,12 @@ TABLES: dict[str, Table] = {
     "fig6": Table("Fig. 6 (DAT eps), SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset_dat.yaml",
                   {f"eps={e}": [f"{EPS_ARG}={e}"] for e in ("0.2", "0.6", "1", "2", "3")}, 300, 30, SNGAN_WIDTH,
                   series={f"eps={e}": ("dat", float(e)) for e in ("0.2", "0.6", "1", "2", "3")}, x_label="DAT eps"),
+    # Fig. 6 where the step is visible: at this size batch eps = 1 moves pixels by 0.03-0.09 grey levels on
+    # average (issue 27, study 1), so the sweep goes up to eps = 100 (roughly 1.5-5 grey levels at eps 30-100)
+    "fig6_visible": Table("Fig. 6 at visible steps (batch DAT eps 1-100 vs no DAT), SNGAN-32 (width 16) on the CIFAR-10 subset", "",
+                          {"gan": ["--config", str(CONFIGS / "cpu/sngan_cifar10_subset.yaml")],
+                           **{f"eps={e}": ["--config", str(CONFIGS / "cpu/sngan_cifar10_subset_dat.yaml"), f"{EPS_ARG}={e}"] for e in VISIBLE_EPS}},
+                          300, 30, SNGAN_WIDTH, reference={f"eps={e}": "gan" for e in VISIBLE_EPS}),
     "fig7": Table("Fig. 7 (DAT steps), SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset_dat.yaml",
                   {f"eps={e} steps={s}": [f"{EPS_ARG}={e}", f"{STEPS_ARG}={s}"] for e in ("0.6", "1") for s in range(1, 6)},
                   300, 30, SNGAN_WIDTH, series={f"eps={e} steps={s}": (f"eps {e}", float(s)) for e in ("0.6", "1") for s in range(1, 6)},
@@ -158,6 +168,8 @@ def _train_and_score(job: dict) -> dict[str, float]:
     real = data.train_dataset.tensors[0][:n]
     fake = model.sample(z=torch.randn(n, model.generator.latent_dim, generator=torch.Generator().manual_seed(0)))
     robust = robustness_report(model.discriminator, real, fake, model.loss)
+    # the perturbation's mean |delta| per pixel on the last logged D step (reals and fakes), in grey levels
+    step = [v for k, v in (model.perturbation.log_values() if model.perturbation is not None else {}).items() if k.endswith("mean_grey")]
     return {
         "fid": scores[f"fid/train/{name}"],
         "kid": scores[f"kid/train/{name}"],
@@ -167,6 +179,7 @@ def _train_and_score(job: dict) -> dict[str, float]:
         "iterations_to_flip_real": robust["robustness/iterations_to_flip_real"],
         "iterations_to_flip_fake": robust["robustness/iterations_to_flip_fake"],
         "seconds_per_iteration": seconds / job["iterations"],
+        "step_mean_grey": statistics.fmean(step) if step else None,
     }
 
 
