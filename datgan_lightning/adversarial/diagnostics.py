@@ -16,12 +16,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
+
+from datgan_lightning.utils import eval_mode
 
 GREY_LEVELS = 255  # an 8-bit image has 256 values, 255 steps between low and high
 
@@ -60,23 +61,14 @@ def spectral_norm_modules(module: nn.Module) -> list[nn.Module]:
     ]
 
 
-@contextmanager
-def frozen_power_iteration(module: nn.Module) -> Iterator[None]:
+def frozen_power_iteration(module: nn.Module) -> AbstractContextManager[None]:
     """Inside this block, spectral norm in ``module`` uses its current ``u``, ``v`` without advancing them.
 
     The spectral-norm parametrization runs a power iteration on every forward in training mode and none
     in eval mode; this puts only the parametrizations in eval mode (the rest of ``module``, e.g. its
     BatchNorm, keeps its mode) and restores their modes after.
     """
-    norms = spectral_norm_modules(module)
-    modes = [p.training for p in norms]
-    for p in norms:
-        p.eval()
-    try:
-        yield
-    finally:
-        for p, mode in zip(norms, modes):
-            p.train(mode)
+    return eval_mode(*spectral_norm_modules(module))
 
 
 @torch.no_grad()
