@@ -24,6 +24,14 @@ def _seed():
     torch.manual_seed(0)
 
 
+def logged_rows(logger, key: str) -> list[dict[str, str]]:
+    """The rows of a CSVLogger's ``metrics.csv`` in which ``key`` was logged."""
+    import csv
+
+    with open(f"{logger.log_dir}/metrics.csv") as f:
+        return [row for row in csv.DictReader(f) if row.get(key)]
+
+
 def fast_trainer(tmp_path, **kwargs):
     """A CPU Trainer without loggers, checkpoints, progress bars or summaries (tests' default)."""
     import lightning as L

@@ -9,7 +9,7 @@ import torch
 from datgan_lightning.adversarial import DAT, FGSM, PGD
 from datgan_lightning.adversarial.control import DATNoPowerIteration, MatchedForwards
 from datgan_lightning.adversarial.diagnostics import frozen_power_iteration, perturbation_size, spectral_norm_errors
-from tests.conftest import LinearD
+from tests.conftest import LinearD, logged_rows
 
 GREY = 2 / 255  # one 8-bit grey level on [-1, 1]
 
@@ -122,8 +122,6 @@ def test_frozen_power_iteration_keeps_the_rest_of_the_modes():
 
 
 def test_the_gan_module_logs_the_perturbation_on_logged_steps(tmp_path):
-    import csv
-
     from lightning.pytorch.loggers import CSVLogger
 
     from datgan_lightning.data import GaussianMixture2D
@@ -133,8 +131,7 @@ def test_the_gan_module_logs_the_perturbation_on_logged_steps(tmp_path):
     logger = CSVLogger(tmp_path, name="logs")
     model = Toy2DGAN(hidden=8, n_dis=1, max_iterations=6, perturbation=DAT(eps=1.0, data_range=None))
     fast_trainer(tmp_path, logger=logger, log_every_n_steps=3).fit(model, GaussianMixture2D(batch_size=8))
-    with open(f"{logger.log_dir}/metrics.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("perturbation/real/mean_abs")]
+    rows = logged_rows(logger, "perturbation/real/mean_abs")
     assert [float(r["generator_iterations"]) for r in rows] == [3.0, 6.0]
     assert all(0 < float(r["perturbation/fake/max_abs"]) and float(r["perturbation/real/grad_norm"]) > 0 for r in rows)
     assert model.perturbation.record is False  # recording is off between logged steps

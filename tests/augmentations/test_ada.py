@@ -5,7 +5,7 @@ import torch
 
 from datgan_lightning.augmentations import AdaptiveAugment, Augmentation
 from datgan_lightning.modules import DCGAN
-from tests.conftest import fast_trainer, image_loader
+from tests.conftest import fast_trainer, image_loader, logged_rows
 
 
 def _observe(ada, logits, times):
@@ -87,8 +87,6 @@ def test_config_round_trip_and_bad_options():
 
 
 def test_p_is_logged_by_the_gan_module(tmp_path):
-    import csv
-
     from lightning.pytorch.loggers import CSVLogger
 
     from datgan_lightning.augmentations import AdaptiveAugment
@@ -98,8 +96,7 @@ def test_p_is_logged_by_the_gan_module(tmp_path):
     logger = CSVLogger(tmp_path, name="logs")
     model = DCGAN(ngf=4, ndf=4, latent_dim=8, channels=1, max_iterations=2, augmentations=[AdaptiveAugment(interval=1, speed=64)])
     fast_trainer(tmp_path, logger=logger, log_every_n_steps=1).fit(model, image_loader(channels=1))
-    with open(f"{logger.log_dir}/metrics.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("augmentation/p")]
+    rows = logged_rows(logger, "augmentation/p")
     assert len(rows) == 2 and float(rows[-1]["augmentation/p"]) == float(model.augmentations[0].p)
 
 

@@ -6,7 +6,7 @@ import torch
 from datgan_lightning.adversarial import DAT
 from datgan_lightning.modules import ASGAN
 from datgan_lightning.nets import MLPGenerator
-from tests.conftest import LinearD, fast_trainer
+from tests.conftest import LinearD, fast_trainer, logged_rows
 
 
 class RecordingLinearD(LinearD):
@@ -88,8 +88,6 @@ def test_adaptive_augmentations_observe_one_batch_per_d_step():
 def test_the_fgsm_step_is_logged_in_grey_levels_on_logged_steps(tmp_path):
     """eps = 1/255 on data in [-1, 1] moves every real pixel by exactly half a grey level (2/255), unless
     clamped: reals in (-0.5, 0.5) are not."""
-    import csv
-
     from lightning.pytorch.loggers import CSVLogger
 
     D = RecordingLinearD([0.5, -2.0])
@@ -97,8 +95,7 @@ def test_the_fgsm_step_is_logged_in_grey_levels_on_logged_steps(tmp_path):
     logger = CSVLogger(tmp_path, name="logs")
     loader = torch.utils.data.DataLoader(torch.rand(32, 2) - 0.5, batch_size=8)
     fast_trainer(tmp_path, logger=logger, log_every_n_steps=2).fit(model, loader)
-    with open(f"{logger.log_dir}/metrics.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("perturbation/real/mean_grey")]
+    rows = logged_rows(logger, "perturbation/real/mean_grey")
     assert [float(r["generator_iterations"]) for r in rows] == [2.0, 4.0]
     for row in rows:
         assert float(row["perturbation/real/mean_grey"]) == pytest.approx(0.5) == float(row["perturbation/real/max_grey"])

@@ -8,6 +8,7 @@ from datgan_lightning.modules import GAN, Toy2DGAN
 from datgan_lightning.modules.optim import linear_decay
 from datgan_lightning.nets import MLPDiscriminator, MLPGenerator
 from tests.conftest import fast_trainer as _trainer
+from tests.conftest import logged_rows
 
 
 def _adam_steps(optimizer):
@@ -392,15 +393,12 @@ def test_augmentations_make_every_d_call_see_augmented_images_and_reach_g():
 
 
 def test_step_logs_are_written_every_log_every_n_steps_batches(tmp_path):
-    import csv
-
     from lightning.pytorch.loggers import CSVLogger
 
     logger = CSVLogger(tmp_path, name="logs")
     model = Toy2DGAN(hidden=8, n_dis=1, max_iterations=7)
     _trainer(tmp_path, logger=logger, log_every_n_steps=3).fit(model, GaussianMixture2D(batch_size=8))
-    with open(f"{logger.log_dir}/metrics.csv") as f:
-        iterations = [float(r["generator_iterations"]) for r in csv.DictReader(f) if r.get("loss/d")]
+    iterations = [float(r["generator_iterations"]) for r in logged_rows(logger, "loss/d")]
     assert iterations == [3.0, 6.0, 7.0]  # batches 3 and 6, and the last one (training stops)
 
 
@@ -417,15 +415,12 @@ class CountingDAT(DAT):
 
 
 def test_a_perturbation_with_log_values_is_logged_under_perturbation_on_logged_steps_only(tmp_path):
-    import csv
-
     from lightning.pytorch.loggers import CSVLogger
 
     logger = CSVLogger(tmp_path, name="logs")
     model = Toy2DGAN(hidden=8, n_dis=1, max_iterations=7, perturbation=CountingDAT(eps=0.1, data_range=None))
     _trainer(tmp_path, logger=logger, log_every_n_steps=3).fit(model, GaussianMixture2D(batch_size=8))
-    with open(f"{logger.log_dir}/metrics.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("loss/d")]
+    rows = logged_rows(logger, "loss/d")
     assert [float(r["perturbation/asked"]) for r in rows] == [1.0, 2.0, 3.0]  # asked on steps 3, 6, 7 only
     assert all(float(r["perturbation/step_mean"]) == 0.25 for r in rows)
     assert model.perturbation.asked == 3

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from datgan_lightning.modules import RobGAN, RobGANFinetune
 from datgan_lightning.modules.robgan import real_loss
-from tests.conftest import fast_trainer
+from tests.conftest import fast_trainer, logged_rows
 
 K = 3
 
@@ -201,8 +201,6 @@ class LinearStubD(StubD):
 def test_the_pgd_step_is_logged_in_grey_levels_on_logged_steps(tmp_path):
     """5 steps of 0.0078 projected on eps = 0.03125 move every real pixel by exactly eps (reals in
     [-0.5, 0.5] are never clamped): 0.03125 / (2/255) = 3.984375 grey levels, mean and max."""
-    import csv
-
     from lightning.pytorch.loggers import CSVLogger
 
     gan = _gan(max_iterations=2, n_dis=1)
@@ -210,8 +208,7 @@ def test_the_pgd_step_is_logged_in_grey_levels_on_logged_steps(tmp_path):
     logger = CSVLogger(tmp_path, name="logs")
     loader = DataLoader(TensorDataset(torch.rand(8, 3, 32, 32) - 0.5, torch.arange(8) % K), batch_size=2)
     fast_trainer(tmp_path, logger=logger, log_every_n_steps=2).fit(gan, loader)
-    with open(f"{logger.log_dir}/metrics.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("perturbation/real/mean_grey")]
+    rows = logged_rows(logger, "perturbation/real/mean_grey")
     assert [float(r["generator_iterations"]) for r in rows] == [2.0]
     assert float(rows[0]["perturbation/real/mean_grey"]) == pytest.approx(3.984375, rel=1e-5)
     assert float(rows[0]["perturbation/real/max_grey"]) == pytest.approx(3.984375, rel=1e-5)
