@@ -4,31 +4,26 @@
     datgan fit --config <run>/config.yaml --ckpt_path <run>/checkpoints/last.ckpt   # resume
     datgan evaluate --config configs/cpu/dcgan_mnist_dat.yaml --ckpt_path <run>/checkpoints/last.ckpt
 
-What the command adds to LightningCLI, all through its public hooks:
-
-* bad input ends with one ``error:`` line on stderr (exit code 2) naming the option, the value and the
-  fix, before any work and without a run folder (``DATGAN_DEBUG=1`` keeps the full error);
-* ``--threads N`` (or ``threads:``) sets the intra-op thread count before anything is built;
-* every run gets :class:`~datgan_lightning.callbacks.ResumeState`, :class:`~datgan_lightning.callbacks.DivergenceGuard`
-  and :class:`~datgan_lightning.checkpoint_io.AtomicCheckpointIO` unless the config has its own, and
-  ``gan_ddp`` when ``--trainer.devices``/``num_nodes`` ask for several processes and the strategy is ``auto``;
-* ``--ckpt_path``: the checkpoint's model options replace the config files' (the command says which),
-  and ``--model...`` options on the command line replace the checkpoint's; a finished run is not re-run;
-* a run folder in use by another live run is refused (a ``.lock`` file holding the pid);
-* ``fit`` ends by printing its outputs, the checkpoint it wrote and the (shell-quoted) resume command.
+What it adds to LightningCLI, through its public hooks: bad input ends in one ``error:`` line (exit 2) naming
+the option, the value and the fix, before any work and without a run folder (``DATGAN_DEBUG=1`` keeps the
+full error); ``--threads N``; :class:`~datgan_lightning.callbacks.ResumeState`, :class:`~datgan_lightning.callbacks.DivergenceGuard`,
+``RunFolder`` and :class:`~datgan_lightning.checkpoint_io.AtomicCheckpointIO` in every
+run (a config's own instances win), ``gan_ddp`` for several processes; with ``--ckpt_path`` the checkpoint's
+model options replace the config files' and ``--model...`` options on the command line replace the checkpoint's.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
-import shlex
+import pydoc
 import sys
-from pathlib import Path
 from typing import Any, NoReturn, Optional
 
 import torch
+import yaml
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -43,24 +38,12 @@ from datgan_lightning.callbacks.resume import ResumeState
 from datgan_lightning.callbacks.run_folder import RunFolder
 from datgan_lightning.checkpoint_io import AtomicCheckpointIO
 from datgan_lightning.distributed import default_strategy
-from datgan_lightning.errors import CheckpointError, ConfigurationError, DivergenceError, accepted_options, one_line
-from datgan_lightning.evaluation import evaluate_checkpoint
+from datgan_lightning.errors import CheckpointError, DivergenceError, accepted_options, one_line, user_error
+from datgan_lightning.evaluation import DatganTrainer
 from datgan_lightning.utils import load_checkpoint
 
 PROG, DEBUG = "datgan", "DATGAN_DEBUG"
 LIGHTNING_CKPT_KEYWORDS = ("last", "best", "hpc")
-
-
-class DatganTrainer(Trainer):
-    """Lightning's Trainer plus the ``evaluate`` verb."""
-
-    def evaluate(
-        self, model: LightningModule, datamodule: LightningDataModule | None = None, ckpt_path: str | None = None, out: str | None = None
-    ) -> dict[str, Any]:
-        """Score ``ckpt_path`` with the configured metric callbacks; print and write JSON (``out``,
-        default ``<checkpoint>.metrics.json``)."""
-        evaluators = [c for c in self.callbacks if callable(getattr(c, "evaluate", None))]
-        return evaluate_checkpoint(model, datamodule, evaluators, ckpt_path, self.strategy.root_device, out)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -69,9 +52,19 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-def _config_files(args: list[str]) -> list[str]:
+def _check_yaml_syntax(parser: LightningArgumentParser, args: list[str]) -> None:
+    """A ``--config`` file's YAML syntax error, with its line and column (jsonargparse's report gives neither)."""
     pairs = zip(args, [*args[1:], ""])
-    return [b if a in ("-c", "--config") else a.split("=", 1)[1] for a, b in pairs if a in ("-c", "--config") or a.startswith("--config=")]
+    for path in [b if a in ("-c", "--config") else a.split("=", 1)[1] for a, b in pairs if a in ("-c", "--config") or a.startswith("--config=")]:
+        try:
+            with open(path) as file:
+                yaml.safe_load(file)
+        except OSError:
+            continue  # a missing file: jsonargparse says so
+        except yaml.YAMLError as err:
+            mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None) or " ".join(str(err).split())
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            parser.error(f"--config {path}: YAML syntax error{where}: {problem}; fix the file (indentation, brackets, quotes).")
 
 
 class DatganArgumentParser(LightningArgumentParser):
@@ -80,11 +73,12 @@ class DatganArgumentParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error or os.environ.get(DEBUG):
             super().error(message, ex)
-        _fail(one_line(message, PROG, _config_files(getattr(self, "given_args", None) or sys.argv[1:])))
+        _fail(one_line(message, PROG))
 
 
 class _ConsoleHandler(logging.StreamHandler):
-    """Lightning's information to stdout (looked up when written), its warnings and errors to stderr."""
+    """Lightning's information to stdout, its warnings to stderr, so that stderr holds only what went wrong
+    (the streams are looked up when written: a caller may have replaced them since)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.setStream(sys.stdout if record.levelno < logging.WARNING else sys.stderr)
@@ -92,7 +86,6 @@ class _ConsoleHandler(logging.StreamHandler):
 
 
 def route_lightning_info_to_stdout() -> None:
-    """So that stderr holds only what went wrong."""
     for logger in map(logging.getLogger, ("lightning.pytorch", "lightning.fabric")):
         for handler in [h for h in logger.handlers if type(h) is logging.StreamHandler]:  # Lightning's console handler
             logger.removeHandler(handler)
@@ -100,29 +93,6 @@ def route_lightning_info_to_stdout() -> None:
             replacement.setLevel(handler.level)
             replacement.setFormatter(handler.formatter)
             logger.addHandler(replacement)
-
-
-def user_error(err: BaseException) -> tuple[str, int] | None:
-    """``(one-line message, exit code)`` for an error a user can fix; ``None`` for a bug (traceback kept)."""
-    if isinstance(err, DivergenceError):
-        return _strip_worker_traceback(str(err)), 1
-    if isinstance(err, ConfigurationError):
-        return _strip_worker_traceback(str(err)), 2
-    if isinstance(err, RuntimeError) and "Error(s) in loading state_dict" in str(err):
-        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "").rstrip(".")
-        return (f"the checkpoint's weights do not fit the model the options build ({detail}); options that change the nets' "
-                "shapes cannot change on resume: drop them, or start a new run without --ckpt_path"), 2
-    if isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) and err.filename:
-        return f"cannot write {err.filename!r} ({err.strerror}); choose a writable output folder (--trainer.logger.init_args.save_dir)", 2
-    return None
-
-
-def _strip_worker_traceback(message: str) -> str:
-    # an error raised in a DataLoader worker comes back with the worker's traceback in its message
-    if "Original Traceback" not in message:
-        return message
-    kind, _, text = [line for line in message.strip().splitlines() if line.strip()][-1].partition(": ")
-    return text if text and kind.isidentifier() else kind
 
 
 def _rejects_input(exception: BaseException) -> bool:  # a bad option; a divergence keeps its folder and checkpoints
@@ -143,13 +113,6 @@ def _model_options(args: list[str]) -> tuple[list[str], list[str], set[str]]:
             other.append(arg)
             i += 1
     return model, other, names
-
-
-def _import(class_path: str) -> Any:
-    import importlib
-
-    module, _, name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 def _name(value: Any) -> str:
@@ -188,7 +151,7 @@ class DatganCLI(LightningCLI):
         """Parse; with ``--ckpt_path``, check the checkpoint and parse again with its model options between
         the config files' and the command line's ``--model...`` options."""
         given = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else []
-        DatganArgumentParser.given_args = given  # subcommand parsers report errors too
+        _check_yaml_syntax(parser, given)
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         path = subcommand and self.config[subcommand].get("ckpt_path")
@@ -205,7 +168,7 @@ class DatganCLI(LightningCLI):
         hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if k != "_instantiator"}
         class_path, model = hparams.pop("_class_path", None), self.config[subcommand].get("model")
         configured = getattr(model, "class_path", None)
-        if class_path and configured and class_path != configured and _import(class_path) is not _import(configured):
+        if class_path and configured and class_path != configured and pydoc.locate(class_path) is not pydoc.locate(configured):
             parser.error(f"--ckpt_path {path}: the checkpoint holds a {class_path.rpartition('.')[2]} ({class_path}) but the config "
                          f"builds a {configured.rpartition('.')[2]} ({configured}); pass the config the checkpoint was trained with "
                          "(its run folder keeps it as config.yaml).")
@@ -237,7 +200,7 @@ class DatganCLI(LightningCLI):
             return
         loggers = trainer.get("logger")
         loggers = loggers if isinstance(loggers, list) else [loggers]
-        if any("TensorBoardLogger" in str(getattr(lg, "class_path", "")) for lg in loggers) and not _importable("tensorboard", "tensorboardX"):
+        if any("TensorBoardLogger" in str(getattr(lg, "class_path", "")) for lg in loggers) and not any(map(importlib.util.find_spec, ("tensorboard", "tensorboardX"))):
             self.parser.error("--trainer.logger: TensorBoardLogger needs the tensorboard package, which is not installed; "
                               "pip install 'datgan-lightning[tensorboard]', or drop the logger.")
         if trainer.get("strategy", "auto") == "auto":  # several processes: gan_ddp, not Lightning's ddp
@@ -276,35 +239,9 @@ class DatganCLI(LightningCLI):
                 datamodule.check_trainable()
         self.run_folder.claim(self.trainer.log_dir if self.trainer.loggers else None)
 
-    def after_fit(self) -> None:
-        self.run_folder.release()
-        trainer = self.trainer
-        run = Path(trainer.log_dir) if trainer.loggers else None  # a collective under DDP: every rank asks
-        if run is None or not trainer.is_global_zero or not run.is_dir():
-            return
-        contents = sorted(p.name + ("/" if p.is_dir() else "") for p in run.iterdir())
-        print(f"Outputs of this run: {run}/ ({', '.join(contents)})")
-        written = [Path(p) for c in trainer.checkpoint_callbacks for p in (c.last_model_path, c.best_model_path) if p and Path(p).is_file()]
-        if written:
-            last = max(written, key=lambda p: p.stat().st_mtime)
-            config = run / "config.yaml"
-            again = f"--config {shlex.quote(str(config))} " if config.is_file() else "--config ... "
-            print(f"  last checkpoint: {last}\n  resume with: {PROG} fit {again}--ckpt_path {shlex.quote(str(last))}")
-
 
 def _as_list(value: Any) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _importable(*names: str) -> bool:
-    import importlib
-
-    for name in names:
-        try:
-            return bool(importlib.import_module(name))
-        except ImportError:
-            continue
-    return False
 
 
 def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
@@ -316,10 +253,9 @@ def create_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     )
 
 
-# Lightning warnings that every run of this package would print and that need no action: the image
-# datamodules give an empty validation loader during fit on purpose (metrics run on their own schedule),
-# a GAN's validation_step only serves `datgan validate`, a torch-internal deprecation, and main(args)
-# called from a program that has its own command-line arguments (pytest's).
+# Lightning warnings that every run would print and that need no action: the image datamodules' empty
+# validation loader during fit (metrics run on their own schedule), validation_step only for `datgan validate`,
+# torch-internal deprecations, and main(args) called from a program with arguments of its own (pytest).
 NOISE = (
     r"Total length of `(list|CombinedLoader|DataLoader)` across ranks is zero",
     r"You defined a `validation_step` but have no `val_dataloader`",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 
 from datgan_lightning.callbacks.base import write_json_atomic
 from datgan_lightning.errors import CheckpointError, ConfigurationError
@@ -63,3 +63,15 @@ def evaluate_checkpoint(
     write_json_atomic(out, results)
     print(f"metrics written to {out}")
     return results
+
+
+class DatganTrainer(Trainer):
+    """Lightning's Trainer plus the ``evaluate`` verb."""
+
+    def evaluate(
+        self, model: LightningModule, datamodule: LightningDataModule | None = None, ckpt_path: str | None = None, out: str | None = None
+    ) -> dict[str, Any]:
+        """Score ``ckpt_path`` with the configured metric callbacks; print and write JSON (``out``,
+        default ``<checkpoint>.metrics.json``)."""
+        evaluators = [c for c in self.callbacks if callable(getattr(c, "evaluate", None))]
+        return evaluate_checkpoint(model, datamodule, evaluators, ckpt_path, self.strategy.root_device, out)

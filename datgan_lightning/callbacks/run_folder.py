@@ -1,9 +1,11 @@
-"""The run folder of a ``fit``: one live run at a time (a ``.lock`` file beside it holding the pid), and no
-folder left behind by a run rejected before it wrote a checkpoint. The ``datgan`` command adds it."""
+"""The run folder of a ``fit``: one live run at a time (a ``.lock`` file beside it holding the pid), no
+folder left behind by a run rejected before it wrote a checkpoint, and at the end what the run wrote and
+how to resume it. The ``datgan`` command adds it."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
+from datgan_lightning.callbacks.divergence import last_checkpoint
 from datgan_lightning.errors import ConfigurationError
 
 
@@ -28,7 +31,8 @@ class RunFolder(Callback):
     """The folder a ``fit`` writes to. :meth:`claim` refuses it while another live run holds its lock (the
     file ``<folder>.lock`` beside it, holding the pid; a dead pid's lock is stale and taken over) and takes
     the lock; the lock goes when the run ends, and a run rejected before it wrote a checkpoint leaves no
-    folder behind.
+    folder behind. A run that ends prints its outputs, its newest checkpoint and the (shell-quoted)
+    ``datgan fit`` command that resumes it.
 
     Args:
         is_rejection: whether an exception that stops the run rejects its input (a bad option: its new
@@ -73,3 +77,15 @@ class RunFolder(Callback):
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         self.release(rejected=self.is_rejection(exception))
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        run = self.path
+        self.release()
+        if run is None or not run.is_dir():
+            return
+        print(f"Outputs of this run: {run}/ ({', '.join(sorted(p.name + ('/' if p.is_dir() else '') for p in run.iterdir()))})")
+        last = last_checkpoint(trainer)
+        if last is not None:
+            config = run / "config.yaml"
+            again = f"--config {shlex.quote(str(config))} " if config.is_file() else "--config ... "
+            print(f"  last checkpoint: {last}\n  resume with: datgan fit {again}--ckpt_path {shlex.quote(last)}")
