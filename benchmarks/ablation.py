@@ -16,7 +16,8 @@ Tables (``--table``, one or more; every cell is a config of ``configs/`` stacked
 * ``fig6`` / ``fig7``: Fig. 6 (ε) and Fig. 7 (steps at ε 0.6 and 1) as command-line overrides of
   ``configs/cpu/sngan_cifar10_subset_dat.yaml`` at width 16, as ``table4``.
 * ``fig6_visible``: the same SNGAN without DAT and with batch DAT at ε = 1, 10, 30, 100: the ε where the
-  step is visible at this size (issue 27), each compared with no DAT seed by seed.
+  step is visible at this size (issue 27), each compared with no DAT seed by seed; ``fig7_visible``: batch
+  DAT at ε = 10 with 1, 2, 3 and 5 steps, the same way.
 
 Scores of each run (seed s: ``--seed_everything s``, data order seed s):
 
@@ -96,6 +97,7 @@ FIG4_LRS = ("0.0002", "0.0005", "0.001", "0.002", "0.005")
 FIG4_BETAS = ("0.0_0.9", "0.0_0.999", "0.5_0.9", "0.5_0.999", "0.9_0.999")
 SNGAN_WIDTH = ["--model.init_args.ngf=16", "--model.init_args.ndf=16"]
 VISIBLE_EPS = ("1", "10", "30", "100")
+VISIBLE_STEPS = ("1", "2", "3", "5")  # at eps = 10: about 0.5 grey levels per step (fig6_visible)
 EPS_ARG, STEPS_ARG = "--model.init_args.perturbation.init_args.eps", "--model.init_args.perturbation.init_args.steps"
 
 
@@ -135,6 +137,12 @@ TABLES: dict[str, Table] = {
                           {"gan": ["--config", str(CONFIGS / "cpu/sngan_cifar10_subset.yaml")],
                            **{f"eps={e}": ["--config", str(CONFIGS / "cpu/sngan_cifar10_subset_dat.yaml"), f"{EPS_ARG}={e}"] for e in VISIBLE_EPS}},
                           300, 30, SNGAN_WIDTH, reference={f"eps={e}": "gan" for e in VISIBLE_EPS}),
+    # Fig. 7 at a visible step: batch DAT at eps = 10 repeated 1, 3 and 5 times, each against no DAT
+    "fig7_visible": Table("Fig. 7 at a visible step (batch DAT eps 10, 1/2/3/5 steps vs no DAT), SNGAN-32 (width 16) on the CIFAR-10 subset", "",
+                          {"gan": ["--config", str(CONFIGS / "cpu/sngan_cifar10_subset.yaml")],
+                           **{f"steps={n}": ["--config", str(CONFIGS / "cpu/sngan_cifar10_subset_dat.yaml"), f"{EPS_ARG}=10", f"{STEPS_ARG}={n}"]
+                              for n in VISIBLE_STEPS}},
+                          300, 30, SNGAN_WIDTH, reference={f"steps={n}": "gan" for n in VISIBLE_STEPS}),
     "fig7": Table("Fig. 7 (DAT steps), SNGAN-32 (width 16) on the CIFAR-10 subset", "cpu/sngan_cifar10_subset_dat.yaml",
                   {f"eps={e} steps={s}": [f"{EPS_ARG}={e}", f"{STEPS_ARG}={s}"] for e in ("0.6", "1") for s in range(1, 6)},
                   300, 30, SNGAN_WIDTH, series={f"eps={e} steps={s}": (f"eps {e}", float(s)) for e in ("0.6", "1") for s in range(1, 6)},

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from datgan_lightning.metrics.extractors import FeatureExtractor
-from datgan_lightning.utils import write_atomically
+from datgan_lightning.utils import eval_mode, write_atomically
 
 PAPER_NUM_REAL = {"train": 50_000, "test": 10_000}  # the papers' protocol: 50k vs train, 10k vs test
 
@@ -206,17 +205,6 @@ def seeded_inputs(generator: nn.Module, n: int, seed: int) -> list[Tensor]:
     if getattr(generator, "num_classes", 0) > 0:
         inputs.append(torch.randint(generator.num_classes, (n,), generator=rng))
     return inputs
-
-
-@contextmanager
-def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    """``module`` in eval mode inside the block, its own mode again after it."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
 
 
 def real_key(data_key: str, split: str, n: int, dataset: Dataset, extractor: str) -> str:

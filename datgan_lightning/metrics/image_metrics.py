@@ -52,7 +52,8 @@ from torchmetrics.utilities.data import dim_zero_cat, dim_zero_sum
 
 from datgan_lightning.errors import ConfigurationError
 from datgan_lightning.metrics.extractors import FeatureExtractor, to_uint8
-from datgan_lightning.metrics.fidelity import RealFeatureCache, _images, eval_mode, real_key, sample_counts, seeded_inputs
+from datgan_lightning.metrics.fidelity import RealFeatureCache, _images, real_key, sample_counts, seeded_inputs
+from datgan_lightning.utils import eval_mode
 
 
 def takes_real_images(metric: Metric) -> bool:

@@ -2,7 +2,10 @@
 
 import importlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -175,3 +178,12 @@ def test_speed_refuses_a_zero_count_instead_of_using_the_default(option, capsys)
     with pytest.raises(SystemExit):
         speed.parse([option, "0"])
     assert f"{option}=0 must be >= 1" in capsys.readouterr().err
+
+
+def test_d_update_times_the_library_first_on_the_path(tmp_path):
+    """benchmarks/d_update.py (old commit vs new): runs as a file on this checkout and reports both DAT paths."""
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "d_update.py"), "--repeats", "1", "--batch", "2", "--threads", "1"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["code"] == str(REPO / "datgan_lightning" / "__init__.py")
+    assert result["dat_strategy/baseline"] > 1 and result["dat_objective/baseline"] > 1  # the attack adds a forward and a backward

@@ -1,16 +1,12 @@
-"""benchmarks/gpu.py --device cpu --smoke: every module trains 2 iterations under bf16-mixed + channels_last,
+"""python -m benchmarks.gpu --device cpu --smoke: every module trains 2 iterations under bf16-mixed + channels_last,
 every timed setting but compile runs, and the JSON holds what the table shows (the real run needs a GPU)."""
 
-import importlib.util
+import importlib
 import json
-
-from tests.conftest import REPO
 
 
 def test_gpu_benchmark_smoke_on_cpu(tmp_path):
-    spec = importlib.util.spec_from_file_location("gpu_benchmark", REPO / "benchmarks" / "gpu.py")
-    gpu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu)
+    gpu = importlib.import_module("benchmarks.gpu")
     result = gpu.main(["--device", "cpu", "--smoke", "--out", str(tmp_path)])
     assert [r["module"] for r in result["modules"] if r["ok"]] == ["SNGAN", "SSGAN", "InfoMaxGAN", "DCGAN", "WGAN", "ASGAN", "RobGAN", "ProjectionGAN"]
     timed = {(r["method"], r["setting"]): r for r in result["timing"]}
