@@ -1,15 +1,20 @@
-"""Run by ``test_ddp.py`` as a subprocess: a 2-process gloo DDP fit, validate and test with
-ImageQualityMetrics (torchmetrics FID, KID, IS and MiFID; real statistics cached on disk), a fresh
-callback scoring the model from that cache under DDP, then, on each rank, the same numbers computed on
-one device (process group closed) for comparison.
+"""Run by ``test_ddp.py`` as subprocesses: a 2-process gloo DDP fit, validate and test with
+ImageQualityMetrics (torchmetrics FID, KID, IS and MiFID; real statistics cached on disk) and a fresh
+callback scoring the model from that cache under DDP; then, in a process of its own, the same numbers
+computed on one device from the trained weights, for comparison.
 
-    python tests/callbacks/ddp_image_quality.py IMAGES.npz OUT_DIR
+    python tests/callbacks/ddp_image_quality.py IMAGES.npz OUT_DIR               # the DDP run
+    python tests/callbacks/ddp_image_quality.py IMAGES.npz OUT_DIR --one-device  # then one device
 
-Writes ``OUT_DIR/rank<r>.json``: ``{"fit": [...], "validate": {...}, "test": {...}, "from_cache": {...}, "one_device": {...}}``.
+The DDP run writes ``OUT_DIR/rank<r>.json`` (``{"fit": [...], "validate": {...}, "test": {...},
+"from_cache": {...}}``) and ``OUT_DIR/model.pt``; the one-device run writes ``OUT_DIR/one_device.json``.
+The DDP ranks leave without tearing the process group down: torch's gloo can hang
+``destroy_process_group`` in a rank whose peer has already exited (seen with torch 2.2 to 2.7).
 (DDP inside pytest would re-run the pytest session in the child process, hence a script.)
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -64,11 +69,24 @@ def main(npz: str, out: Path) -> None:
     (tested,) = trainer.test(model, data, verbose=False)
     from_cache = quality(out / "cache").evaluate(model, data)  # under DDP, the reals from rank 0's cache
     rank, world_size = trainer.global_rank, trainer.world_size
-    torch.distributed.destroy_process_group()
-    one_device = quality(None).evaluate(model, data)
-    result = {"world_size": world_size, "fit": callback.history, "validate": validated, "test": tested, "from_cache": from_cache, "one_device": one_device}
+    if rank == 0:
+        torch.save(model.state_dict(), out / "model.pt")
+    result = {"world_size": world_size, "fit": callback.history, "validate": validated, "test": tested, "from_cache": from_cache}
     (out / f"rank{rank}.json").write_text(json.dumps(result, indent=1))
+    torch.distributed.barrier()  # both ranks have written
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # no process-group teardown (see the module docstring)
+
+
+def one_device(npz: str, out: Path) -> None:
+    model = DCGAN(channels=1, ngf=4, ndf=4, latent_dim=8, max_iterations=3)
+    model.load_state_dict(torch.load(out / "model.pt", weights_only=True))
+    data = NpzImages(npz, batch_size=4)
+    for stage in ("fit", "test"):  # as the DDP run's trainer had set it up
+        data.setup(stage)
+    (out / "one_device.json").write_text(json.dumps(quality(None).evaluate(model, data), indent=1))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    (one_device if "--one-device" in sys.argv[3:] else main)(sys.argv[1], Path(sys.argv[2]))
