@@ -302,7 +302,8 @@ def main(argv: list[str] | None = None) -> dict:
         extra = []
         if args.smoke:
             width = 8 if "sngan" in (table.base or "") else 4
-            extra = [f"--model.init_args.ngf={width}", f"--model.init_args.ndf={width}", "--data.init_args.batch_size=4"]
+            extra = [f"--model.init_args.ngf={width}", f"--model.init_args.ndf={width}", "--data.init_args.batch_size=4",
+                     "--trainer.log_every_n_steps=1"]  # every step logged, so the perturbation-step column has a value
         rows = [r for r in table.rows if args.rows is None or r in args.rows]
         notes[name] = f"{table.title}, {iterations} generator iterations, seeds 0-{args.seeds - 1}"
         for seed in range(args.seeds):  # seed-major: the first results cover every row

@@ -30,6 +30,8 @@ def test_ablation_json_schema_table_and_plot(tmp_path, capsys):
             assert set(metrics) == set(bench.METRICS) and all(len(v) == 2 for v in metrics.values())
             assert all(isinstance(v, float) for v in metrics["fid"] + metrics["flip_share_fake"] + metrics["fgsm_accuracy_real"])
             assert all(0 <= v <= 1 for v in metrics["flip_share_fake"] + metrics["fgsm_accuracy_real"])
+    assert results["table3_ns"]["none"]["step_mean_grey"] == [None, None]  # no perturbation: no step column value
+    assert all(v > 0 for v in results["table3_ns"]["dat"]["step_mean_grey"]), results["table3_ns"]["dat"]["step_mean_grey"]
     printed = capsys.readouterr().out
     assert "| dat | " in printed and " ± " in printed and "FAILED" not in printed
     assert (tmp_path / "ablation.png").stat().st_size > 1000 and (tmp_path / "out" / "r_table.md").is_file()
